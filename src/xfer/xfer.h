@@ -60,6 +60,8 @@ int xfer_identity_check(const xfer_identity *id, const glow_model *m);
 /* Writes path via a temporary name (never a half file under path); sets id->path. */
 int xfer_identity_save(xfer_identity *id, const char *path);
 
+typedef struct xfer_stats xfer_stats; /* running statistics, below */
+
 /* ---- attribute vectors (api.md): tensor `vector` [dim] = mean(z_pos) - mean(z_neg) ---- */
 
 typedef struct xfer_attribute {
@@ -78,10 +80,11 @@ void xfer_attribute_free(xfer_attribute **a);
  * or latent length is an error naming both files. */
 int xfer_attribute_load(xfer_attribute **out, const char *path, const glow_model *m);
 int xfer_attribute_save(xfer_attribute *a, const char *path);
+/* vector = mean(pos) - mean(neg) (double arithmetic); counts and model_sha256 (may be NULL) set. */
+int xfer_attribute_from_stats(const xfer_stats *pos, const xfer_stats *neg, const char *name,
+                              const char *model_sha256, xfer_attribute **out);
 
 /* ---- running statistics (Welford, double accumulators) ---- */
-
-typedef struct xfer_stats xfer_stats;
 
 int xfer_stats_create(xfer_stats **out, size_t dim);
 void xfer_stats_free(xfer_stats **s);
