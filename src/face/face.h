@@ -84,6 +84,9 @@ typedef struct face_landmarker face_landmarker;
 /* path NULL: FACE_DEFAULT_PREDICTOR. A missing or corrupt file: logged error naming it, -ENOENT/-EINVAL. */
 int face_landmarker_create(face_landmarker **out, const char *path);
 void face_landmarker_free(face_landmarker **lm);
+/* on: each fit also runs on the mirrored face and the two are averaged: lower error and
+ * jitter, twice the time. Off by default; set it before sharing lm between threads. */
+void face_landmarker_set_mirror(face_landmarker *lm, int on);
 /* 68 points for the face in box (a detector box, or one from face_box_from_points). */
 int face_landmarks(const face_landmarker *lm, const uint8_t *rgb, int w, int h, int stride,
                    const struct face_box *box, float pts[FACE_N_POINTS][2]);

@@ -1,0 +1,15 @@
+/* face internals shared by the module's C files. */
+#ifndef FACE_PRIV_H
+#define FACE_PRIV_H
+
+#include <stdint.h>
+
+#include "face/face.h"
+
+/* An RGB24 image scaled to dw x dh (packed): area-averaged when shrinking, bilinear when
+ * enlarging. */
+void face_rgb_resize(const uint8_t *rgb, int w, int h, int stride, uint8_t *dst, int dw, int dh);
+
+static inline int face_stride(int w, int stride) { return stride > 0 ? stride : w * 3; }
+
+#endif
