@@ -138,7 +138,7 @@ def heldout_bpd(model, data, idx, device, batch):
     model.eval()
     tot_n, tot_c = 0.0, 0.0
     for i in range(0, len(idx), batch):
-        u8 = data[idx[i:i + batch]].to(device)
+        u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
         tot_n += float(model.nll_bpd(model.dequantize(u8)).double().sum())
         tot_c += float(model.nll_bpd(model.preprocess(u8)).double().sum())
     model.train()
@@ -260,7 +260,7 @@ def main():
     steps_per_epoch = max(1, len(tr_idx) // args.batch)
     max_steps = args.steps if args.steps > 0 else (int(args.epochs * steps_per_epoch) if args.epochs > 0 else 0)
     hw = hardware(dev)
-    run = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), "hardware": hw,
+    run = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"), "hardware": hw,
            "data": args.data_desc or ",".join(os.path.basename(p) for p in args.data),
            "faces_train": len(tr_idx), "faces_heldout": len(ho_idx), "batch": args.batch, "lr": args.lr,
            "seconds": 0.0, "images": 0, "steps": 0, "heldout_bpd": None}

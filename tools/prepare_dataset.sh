@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds glowcam's training sets from ../shared/data/train (UTKFace crop_part1 and the CelebA
+# subset), re-aligned with `glowcam align --recipe openai-eyes`, the recipe the models declare.
+# Everything goes under .dev/ (git-ignored): data derived from ../shared is never committed.
+#
+# Usage: tools/prepare_dataset.sh [--glowcam PATH] [--limit N]
+#   --glowcam PATH  the glowcam binary (default: build-train/src/cli/glowcam, then build/...)
+#   --limit N       only the first N images of each set (quick tests)
+#
+# Makes (each step is skipped when its output exists; delete it to redo):
+#   .dev/data/aligned128/{utkface,celeba}/*.png   128x128 crops (align runs once, at 128)
+#   .dev/data/faces128_utkface.npy, faces128_celeba.npy (+ .txt names)   uint8 [N,128,128,3]
+#   .dev/data/faces64.npy (+ .txt)     both sets, 128 -> 64 by 2x2 area averaging (the CPU model)
+#   .dev/gpu/utkface128.jpgs.npz       UTKFace at 128, JPEG -q:v 3 (the GPU run derives its
+#   .dev/gpu/celeba64.jpgs.npz         64x64 set from it); CelebA at 64, JPEG -q:v 2. CelebA's
+#                                      89x109 sources are too small for 128 (x1.7 upscale), so
+#                                      the 128 model trains on UTKFace alone.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${GLOWCAM_DATA:-$root/../shared/data}
+py=/usr/bin/python3
+glowcam=""
+limit=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --glowcam) glowcam=$2; shift 2 ;;
+    --limit) limit=$2; shift 2 ;;
+    *) echo "usage: $0 [--glowcam PATH] [--limit N]" >&2; exit 2 ;;
+  esac
+done
+die() { echo "prepare_dataset: $*" >&2; exit 1; }
+if [ -z "$glowcam" ]; then
+  for c in "$root/build-train/src/cli/glowcam" "$root/build/src/cli/glowcam"; do
+    [ -x "$c" ] && { glowcam=$c; break; }
+  done
+fi
+[ -n "$glowcam" ] && [ -x "$glowcam" ] || die "no glowcam binary (build it: cmake -S . -B build-train -DCMAKE_BUILD_TYPE=Release && cmake --build build-train)"
+for s in utkface celeba; do
+  [ -d "$data/train/$s" ] || die "$data/train/$s missing (set GLOWCAM_DATA)"
+done
+
+out=$root/.dev/data
+gpu=$root/.dev/gpu
+mkdir -p "$out" "$gpu"
+
+for s in utkface celeba; do
+  dst=$out/aligned128/$s
+  if [ ! -e "$dst/.done" ]; then
+    rm -rf "$dst" "$dst.in"; mkdir -p "$dst"
+    src=$data/train/$s
+    if [ "$limit" -gt 0 ]; then
+      mkdir -p "$dst.in"
+      ls "$src" | sort | head -n "$limit" | while read -r f; do ln -s "$src/$f" "$dst.in/$f"; done
+      src=$dst.in
+    fi
+    echo "prepare_dataset: aligning $s ($(ls "$src" | wc -l) images) -> $dst" >&2
+    t0=$(date +%s)
+    nice -n 10 "$glowcam" align "$src" -o "$dst" --size 128 --recipe openai-eyes 2>"$out/align_$s.log" ||
+      die "glowcam align failed on $s (see $out/align_$s.log)"
+    rm -rf "$dst.in"
+    echo "prepare_dataset: $s: $(ls "$dst" | grep -c '\.png$') crops in $(( $(date +%s) - t0 )) s; $(tail -n1 "$out/align_$s.log")" >&2
+    touch "$dst/.done"
+  fi
+  [ -s "$out/faces128_$s.npy" ] || $py "$root/tools/facepack.py" npy "$dst" --size 128 --out "$out/faces128_$s.npy"
+done
+
+if [ ! -s "$out/faces64.npy" ]; then
+  $py - "$out" <<'EOF'
+import sys, os, numpy as np
+out = sys.argv[1]
+arrs, names = [], []
+for s in ("utkface", "celeba"):
+    a = np.load(os.path.join(out, "faces128_%s.npy" % s))
+    n = a.shape[0]
+    arrs.append(np.floor(a.reshape(n, 64, 2, 64, 2, 3).astype(np.float32).mean(axis=(2, 4)) + 0.5).astype(np.uint8))
+    names += open(os.path.join(out, "faces128_%s.txt" % s)).read().splitlines()
+a = np.concatenate(arrs)
+np.save(os.path.join(out, "faces64.tmp.npy"), a)
+open(os.path.join(out, "faces64.txt"), "w").write("".join(n + "\n" for n in names))
+os.replace(os.path.join(out, "faces64.tmp.npy"), os.path.join(out, "faces64.npy"))
+print("prepare_dataset: %s: %d faces 64x64" % (os.path.join(out, "faces64.npy"), a.shape[0]))
+EOF
+fi
+
+[ -s "$gpu/utkface128.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --q 3 --out "$gpu/utkface128.jpgs.npz"
+[ -s "$gpu/celeba64.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_celeba.npy" --downscale 2 --q 2 --out "$gpu/celeba64.jpgs.npz"
+echo "prepare_dataset: done; GPU pack $(du -sh "$gpu" | cut -f1) in .dev/gpu" >&2
