@@ -1,0 +1,885 @@
+/* The CPU backend: the whole model, both directions, on OpenBLAS's sgemm.
+ *
+ * Layout: pixel-major with the batch folded into the pixel dimension, z[p][c] with
+ * p = (img*H + y)*W + x, so every convolution is one GEMM of M = n*H*W rows.
+ * - actnorm + invconv: folded at create time into one [C][C] matrix and a bias
+ *   (the inverse, computed in double, folds the inverse actnorm the same way).
+ * - conv1 (3x3, C/2 -> width): im2col (the edge-padding channel written into the
+ *   columns as a 1 outside the image) and one GEMM; the actnorm scale is folded into
+ *   the weights, its bias and the ReLU are one pass.
+ * - conv2 (1x1): one GEMM, the same folding.
+ * - conv3 (3x3, width -> few channels): one GEMM h2[P][width] x W[width][9*cout] gives
+ *   every tap's contribution per pixel; a pass sums the 9 shifted taps (the padding
+ *   channel's weights added where a tap falls outside) and applies the coupling in the
+ *   same loop. Its input is 10-40x wider than its output, so this is far cheaper than
+ *   an im2col of width*9 columns.
+ * - split priors: im2col + GEMM like conv1.
+ * Affine outputs (shift/scale) and prior outputs (mean/logs) are de-interleaved by
+ * permuting the weights, so the element-wise loops run over contiguous halves.
+ *
+ * Threads: OpenBLAS's own pool only (openblas_set_num_threads); the element-wise
+ * passes are single-threaded and small (see glowcam bench glow for where time goes).
+ * All activations live in one arena allocated at create time for max_batch faces.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "glow/blas.h"
+#include "glow/priv.h"
+
+/* ---- profiling (benchmark only) ------------------------------------------------------ */
+
+const char *const glow_blas_prof_names[GLOW_BLAS_PROF_N] = {
+    "3x3 conv GEMMs", "1x1 conv GEMMs", "invconv GEMMs", "im2col", "conv3 tap sum + coupling",
+    "bias + ReLU", "pre/post, squeeze, priors",
+};
+static int g_prof_on;
+static double g_prof[GLOW_BLAS_PROF_N];
+
+void glow_blas_profile_reset(int enable)
+{
+    g_prof_on = enable;
+    memset(g_prof, 0, sizeof(g_prof));
+}
+
+void glow_blas_profile_get(double seconds[GLOW_BLAS_PROF_N]) { memcpy(seconds, g_prof, sizeof(g_prof)); }
+
+static inline double prof_start(void) { return g_prof_on ? gc_time() : 0.0; }
+static inline void prof_end(enum glow_blas_prof c, double t0)
+{
+    if (g_prof_on)
+        g_prof[c] += gc_time() - t0;
+}
+
+/* ---- OpenBLAS set-up ----------------------------------------------------------------- */
+
+/* OpenBLAS 0.3.21's DYNAMIC_ARCH build picks its kernels from the CPU model number and
+ * falls back to Prescott (SSE3) on models it does not know, e.g. recent Xeons under KVM:
+ * sgemm runs 5x slower (32 instead of 170 GFLOP/s here). Where the CPU has AVX-512 or
+ * AVX2 and the user set no OPENBLAS_CORETYPE, re-run OpenBLAS's own kernel selection
+ * with the matching core type. Weak symbols: a non-dynamic OpenBLAS lacks them. */
+extern void *gotoblas __attribute__((weak));
+void gotoblas_dynamic_init(void) __attribute__((weak));
+
+static char g_blas_info[160];
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+
+static int corename_is_old(const char *name)
+{
+    static const char *const old[] = {"Prescott", "Core2",  "Penryn",   "Dunnington", "Nehalem",
+                                      "Atom",     "Nano",   "Katmai",   "Coppermine", "Northwood",
+                                      "Banias",   "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat",
+                                      "Sandybridge", "Unknown"};
+    for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+        if (!strcasecmp(name, old[i]))
+            return 1;
+    return 0;
+}
+
+static void blas_fix_coretype(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const char *core = openblas_get_corename();
+    if (getenv("OPENBLAS_CORETYPE") || !core || !corename_is_old(core) || !&gotoblas || !gotoblas_dynamic_init)
+        return;
+    __builtin_cpu_init();
+    const char *want = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    if (!want)
+        return;
+    char was[64];
+    snprintf(was, sizeof(was), "%s", core);
+    gotoblas = NULL;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+    gc_log(GC_LOG_VERBOSE, "OpenBLAS chose %s kernels for this CPU (a model it does not know); using its %s kernels",
+           was, openblas_get_corename());
+#endif
+}
+
+static void blas_once(void) { blas_fix_coretype(); }
+
+const char *glow_blas_info(void) { return g_blas_info; }
+
+/* ---- the resolved model -------------------------------------------------------------- */
+
+struct blas_lin { /* y = x B + bias, B [C][C] */
+    float *w, *b;
+};
+
+struct blas_col_conv { /* 3x3 conv through im2col: B [9*cin_pad][cout] */
+    int cin, cin_pad, cout;
+    float *w, *b;
+};
+
+struct blas_tap_conv { /* 3x3 conv as one GEMM to 9 taps + shifted sum: B [cin][9*cout] */
+    int cin, cout;
+    float *w, *b;
+    float *edge; /* [9][cout] the padding channel's weight per tap, or NULL */
+};
+
+struct blas_step {
+    struct blas_lin fwd, inv;
+    struct blas_col_conv c1;
+    float *w2, *b2; /* [width][width], [width] */
+    struct blas_tap_conv c3;
+    const float *ybias, *yscale;
+};
+
+struct blas_level {
+    int h, w, c, half;
+    struct blas_step *steps;
+    int has_post;
+    struct blas_lin post_fwd, post_inv;
+    int has_prior;
+    struct blas_col_conv prior;
+    size_t eps_offset;
+    double logdet_const; /* per image: actnorms, invconvs, additive yscales */
+};
+
+struct blas_state {
+    const glow_model *m;
+    struct glow_config cfg;
+    int max_batch, threads;
+    struct blas_level lv[GLOW_MAX_LEVELS];
+    float pre_lut[256];
+    /* weights: every folded tensor is one allocation recorded here */
+    void **allocs;
+    int n_allocs, cap_allocs;
+    /* arena */
+    float *arena;
+    float *za, *zb, *col, *h1, *h2, *taps, *hp, *acc;
+    double *ld, *lp;
+};
+
+static float *st_alloc(struct blas_state *st, size_t nfloats)
+{
+    if (st->n_allocs == st->cap_allocs) {
+        int cap = st->cap_allocs ? st->cap_allocs * 2 : 64;
+        void **a = realloc(st->allocs, cap * sizeof(*a));
+        if (!a)
+            return NULL;
+        st->allocs = a;
+        st->cap_allocs = cap;
+    }
+    size_t bytes = (nfloats * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p)
+        st->allocs[st->n_allocs++] = p;
+    return p;
+}
+
+/* actnorm (x + b) * exp(logs) then invconv W: y = x B + bias with B[i][o] = W[o][i] s[i]. */
+static int fold_lin(struct blas_state *st, const float *an_b, const float *an_logs, const float *w, int c,
+                    struct blas_lin *fwd, struct blas_lin *inv)
+{
+    fwd->w = st_alloc(st, (size_t)c * c);
+    fwd->b = st_alloc(st, c);
+    inv->w = st_alloc(st, (size_t)c * c);
+    inv->b = st_alloc(st, c);
+    double *winv = malloc(sizeof(double) * c * c);
+    if (!fwd->w || !fwd->b || !inv->w || !inv->b || !winv) {
+        free(winv);
+        return -ENOMEM;
+    }
+    for (int o = 0; o < c; o++) {
+        double bias = 0;
+        for (int i = 0; i < c; i++) {
+            double s = exp((double)an_logs[i]);
+            fwd->w[i * c + o] = (float)(w[o * c + i] * s);
+            bias += (double)w[o * c + i] * an_b[i] * s;
+        }
+        fwd->b[o] = (float)bias;
+    }
+    /* inverse: x = diag(exp(-logs)) W^-1 y - b */
+    int r = glow_invert_matrix(w, c, winv);
+    if (r < 0) {
+        free(winv);
+        return r;
+    }
+    for (int i = 0; i < c; i++) {
+        double s = exp(-(double)an_logs[i]);
+        for (int j = 0; j < c; j++)
+            inv->w[j * c + i] = (float)(winv[i * c + j] * s);
+        inv->b[i] = -an_b[i];
+    }
+    free(winv);
+    return 0;
+}
+
+/* w [cout][cin_pad][3][3], output scale s[o] (NULL = 1), bias b[o] (NULL = 0), output
+ * channel o written to column perm(o). */
+static int fold_col_conv(struct blas_state *st, struct blas_col_conv *cv, const float *w, int cin, int cin_pad,
+                         int cout, const float *bias, const float *logs, int deinterleave)
+{
+    cv->cin = cin;
+    cv->cin_pad = cin_pad;
+    cv->cout = cout;
+    cv->w = st_alloc(st, (size_t)9 * cin_pad * cout);
+    cv->b = st_alloc(st, cout);
+    if (!cv->w || !cv->b)
+        return -ENOMEM;
+    for (int o = 0; o < cout; o++) {
+        int po = deinterleave ? (o % 2) * (cout / 2) + o / 2 : o;
+        double s = logs ? exp((double)logs[o]) : 1.0;
+        for (int ci = 0; ci < cin_pad; ci++)
+            for (int t = 0; t < 9; t++)
+                cv->w[(size_t)(t * cin_pad + ci) * cout + po] = (float)(w[((size_t)o * cin_pad + ci) * 9 + t] * s);
+        cv->b[po] = (float)((bias ? bias[o] : 0.0) * s);
+    }
+    return 0;
+}
+
+static int fold_tap_conv(struct blas_state *st, struct blas_tap_conv *cv, const float *w, int cin, int edge,
+                         int cout, const float *bias, const float *logs, int deinterleave)
+{
+    const int cin_pad = cin + edge;
+    cv->cin = cin;
+    cv->cout = cout;
+    cv->w = st_alloc(st, (size_t)cin * 9 * cout);
+    cv->b = st_alloc(st, cout);
+    cv->edge = edge ? st_alloc(st, 9 * (size_t)cout) : NULL;
+    if (!cv->w || !cv->b || (edge && !cv->edge))
+        return -ENOMEM;
+    for (int o = 0; o < cout; o++) {
+        int po = deinterleave ? (o % 2) * (cout / 2) + o / 2 : o;
+        double s = exp((double)logs[o]);
+        for (int t = 0; t < 9; t++) {
+            for (int ci = 0; ci < cin; ci++)
+                cv->w[(size_t)ci * 9 * cout + t * cout + po] = (float)(w[((size_t)o * cin_pad + ci) * 9 + t] * s);
+            if (edge)
+                cv->edge[t * cout + po] = (float)(w[((size_t)o * cin_pad + cin) * 9 + t] * s);
+        }
+        cv->b[po] = (float)(bias[o] * s);
+    }
+    return 0;
+}
+
+static int fold_step(struct blas_state *st, const struct glow_step *gs, int c, int affine, struct blas_step *bs,
+                     double *logdet, int hw)
+{
+    const struct glow_nn *nn = &gs->nn;
+    const int e = st->cfg.edge_padding ? 1 : 0;
+    int r = fold_lin(st, gs->an_bias, gs->an_logs, gs->invconv, c, &bs->fwd, &bs->inv);
+    if (r < 0)
+        return r;
+    double ls = 0;
+    for (int i = 0; i < c; i++)
+        ls += gs->an_logs[i];
+    *logdet += hw * (ls + glow_log_abs_det(gs->invconv, c));
+    r = fold_col_conv(st, &bs->c1, nn->w1, c / 2, c / 2 + e, nn->width, nn->an1_bias, nn->an1_logs, 0);
+    if (r < 0)
+        return r;
+    const int wd = nn->width;
+    bs->w2 = st_alloc(st, (size_t)wd * wd);
+    bs->b2 = st_alloc(st, wd);
+    if (!bs->w2 || !bs->b2)
+        return -ENOMEM;
+    for (int o = 0; o < wd; o++) {
+        double s = exp((double)nn->an2_logs[o]);
+        for (int i = 0; i < wd; i++)
+            bs->w2[(size_t)i * wd + o] = (float)(nn->w2[(size_t)o * wd + i] * s);
+        bs->b2[o] = (float)(nn->an2_bias[o] * s);
+    }
+    r = fold_tap_conv(st, &bs->c3, nn->w3, wd, e, nn->cout, nn->b3, nn->logs3, affine);
+    if (r < 0)
+        return r;
+    bs->ybias = gs->ybias;
+    bs->yscale = gs->yscale;
+    if (gs->yscale) {
+        double l = 0;
+        for (int j = 0; j < c / 2; j++)
+            l += log((double)gs->yscale[j]);
+        *logdet += hw * l;
+    }
+    return 0;
+}
+
+/* ---- kernels ------------------------------------------------------------------------- */
+
+static void gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* out = in B + bias over P rows of C channels */
+static void apply_lin(const struct blas_lin *l, const float *in, float *out, int P, int c)
+{
+    double t0 = prof_start();
+    for (int p = 0; p < P; p++)
+        memcpy(out + (size_t)p * c, l->b, c * sizeof(float));
+    gemm(P, c, c, in, c, l->w, c, 1.0f, out, c);
+    prof_end(GLOW_BLAS_PROF_INVCONV, t0);
+}
+
+/* col[p][t*cin_pad + ci]: the 3x3 neighbourhood of src's first cin channels (row stride
+ * sstride), zero outside the image, and the padding channel (1 outside) when cin_pad > cin. */
+static void im2col(const float *src, int sstride, int cin, int cin_pad, int n, int h, int w, float *col)
+{
+    double t0 = prof_start();
+    const int K = 9 * cin_pad;
+    const int pad = cin_pad > cin;
+    for (int img = 0; img < n; img++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                float *c = col + ((size_t)(img * h + y) * w + x) * K;
+                for (int dy = -1; dy <= 1; dy++) {
+                    const int yy = y + dy;
+                    for (int dx = -1; dx <= 1; dx++, c += cin_pad) {
+                        const int xx = x + dx;
+                        if (yy >= 0 && yy < h && xx >= 0 && xx < w) {
+                            const float *s = src + ((size_t)(img * h + yy) * w + xx) * sstride;
+                            for (int ci = 0; ci < cin; ci++)
+                                c[ci] = s[ci];
+                            if (pad)
+                                c[cin] = 0.0f;
+                        } else {
+                            for (int ci = 0; ci < cin; ci++)
+                                c[ci] = 0.0f;
+                            if (pad)
+                                c[cin] = 1.0f;
+                        }
+                    }
+                }
+            }
+    prof_end(GLOW_BLAS_PROF_IM2COL, t0);
+}
+
+static void bias_relu(float *restrict x, const float *restrict b, int P, int c)
+{
+    double t0 = prof_start();
+    for (int p = 0; p < P; p++) {
+        float *r = x + (size_t)p * c;
+        for (int i = 0; i < c; i++) {
+            float v = r[i] + b[i];
+            r[i] = v > 0.0f ? v : 0.0f;
+        }
+    }
+    prof_end(GLOW_BLAS_PROF_RELU, t0);
+}
+
+/* The coupling network up to conv3's GEMM: st->taps[p][t*cout + o] */
+static void nn_taps(struct blas_state *st, const struct blas_step *s, const float *a, int astride, int n, int h,
+                    int w)
+{
+    const int P = n * h * w, wd = st->cfg.width;
+    im2col(a, astride, s->c1.cin, s->c1.cin_pad, n, h, w, st->col);
+    double t0 = prof_start();
+    gemm(P, wd, 9 * s->c1.cin_pad, st->col, 9 * s->c1.cin_pad, s->c1.w, wd, 0.0f, st->h1, wd);
+    prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
+    bias_relu(st->h1, s->c1.b, P, wd);
+    t0 = prof_start();
+    gemm(P, wd, wd, st->h1, wd, s->w2, wd, 0.0f, st->h2, wd);
+    prof_end(GLOW_BLAS_PROF_CONV1_GEMM, t0);
+    bias_relu(st->h2, s->b2, P, wd);
+    t0 = prof_start();
+    const int tc = 9 * s->c3.cout;
+    gemm(P, tc, wd, st->h2, wd, s->c3.w, tc, 0.0f, st->taps, tc);
+    prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
+}
+
+/* conv3's output at one pixel: bias + the 9 shifted taps (padding weights outside). */
+static inline void tap_sum(const struct blas_tap_conv *cv, const float *taps, int img, int y, int x, int h, int w,
+                           float *restrict acc)
+{
+    const int co = cv->cout, tc = 9 * co;
+    memcpy(acc, cv->b, co * sizeof(float));
+    for (int dy = -1; dy <= 1; dy++) {
+        const int yy = y + dy;
+        for (int dx = -1; dx <= 1; dx++) {
+            const int xx = x + dx, t = (dy + 1) * 3 + dx + 1;
+            const float *src;
+            if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+                src = taps + ((size_t)(img * h + yy) * w + xx) * tc + t * co;
+            else if (cv->edge)
+                src = cv->edge + t * co;
+            else
+                continue;
+            for (int o = 0; o < co; o++)
+                acc[o] += src[o];
+        }
+    }
+}
+
+/* Sums conv3's taps and applies the coupling to z's second half in place (dir > 0:
+ * encode, adding log|scale| to ld[img]; dir < 0: decode). */
+static void tapsum_couple(struct blas_state *st, const struct blas_step *s, float *z, int c, int n, int h, int w,
+                          int dir, double *ld)
+{
+    double t0 = prof_start();
+    const int half = c / 2;
+    const int affine = st->cfg.coupling == GLOW_COUPLING_AFFINE;
+    float *restrict acc = st->acc;
+    for (int img = 0; img < n; img++) {
+        double l = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                tap_sum(&s->c3, st->taps, img, y, x, h, w, acc);
+                float *restrict b = z + ((size_t)(img * h + y) * w + x) * c + half;
+                if (affine) {
+                    /* acc: shifts [0, half), raw scales [half, c) (de-interleaved at fold) */
+                    for (int j = 0; j < half; j++) {
+                        float sc = 1.0f / (1.0f + expf(-(acc[half + j] + 2.0f)));
+                        if (dir > 0) {
+                            b[j] = (b[j] + acc[j]) * sc;
+                            l += logf(sc);
+                        } else {
+                            b[j] = b[j] / sc - acc[j];
+                        }
+                    }
+                } else if (dir > 0) {
+                    for (int j = 0; j < half; j++) {
+                        float v = b[j] + acc[j];
+                        if (s->ybias)
+                            v += s->ybias[j];
+                        if (s->yscale)
+                            v *= s->yscale[j];
+                        b[j] = v;
+                    }
+                } else {
+                    for (int j = 0; j < half; j++) {
+                        float v = b[j];
+                        if (s->yscale)
+                            v /= s->yscale[j];
+                        if (s->ybias)
+                            v -= s->ybias[j];
+                        b[j] = v - acc[j];
+                    }
+                }
+            }
+        if (ld)
+            ld[img] += l;
+    }
+    prof_end(GLOW_BLAS_PROF_TAPSUM, t0);
+}
+
+/* The split prior's GEMM: st->hp[p] = [mean(half) | logs(half)] without bias. */
+static void prior_conv(struct blas_state *st, const struct blas_level *lv, const float *z, int n)
+{
+    const int P = n * lv->h * lv->w;
+    const struct blas_col_conv *cv = &lv->prior;
+    im2col(z, lv->c, cv->cin, cv->cin_pad, n, lv->h, lv->w, st->col);
+    double t0 = prof_start();
+    gemm(P, cv->cout, 9 * cv->cin_pad, st->col, 9 * cv->cin_pad, cv->w, cv->cout, 0.0f, st->hp, cv->cout);
+    prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
+}
+
+static const double LOG_2PI = 1.8378770664093453;
+
+/* ---- encode / decode ----------------------------------------------------------------- */
+
+static int blas_encode(void *state, const uint8_t *images, int n, float *latents, double *bpd)
+{
+    struct blas_state *st = state;
+    const struct glow_config *cfg = &st->cfg;
+    const int S = cfg->image_size, L = cfg->n_levels;
+    const size_t lsz = st->m->latent_size;
+    float *za = st->za, *zb = st->zb;
+    double *ld = st->ld, *lp = st->lp;
+    if (n < 1 || n > st->max_batch)
+        return -EINVAL;
+    for (int i = 0; i < n; i++)
+        ld[i] = lp[i] = 0;
+
+    /* preprocess + level 0's squeeze: z[y][x][c*4 + dy*2 + dx] = pre(img[2y+dy][2x+dx][c]) */
+    double t0 = prof_start();
+    {
+        const int h = S / 2;
+        for (int img = 0; img < n; img++) {
+            const uint8_t *src = images + (size_t)img * S * S * 3;
+            float *dst = za + (size_t)img * h * h * 12;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < h; x++) {
+                    float *d = dst + ((size_t)y * h + x) * 12;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) {
+                            const uint8_t *s = src + ((size_t)(2 * y + dy) * S + 2 * x + dx) * 3;
+                            for (int c = 0; c < 3; c++)
+                                d[c * 4 + dy * 2 + dx] = st->pre_lut[s[c]];
+                        }
+                }
+        }
+    }
+    prof_end(GLOW_BLAS_PROF_OTHER, t0);
+
+    for (int l = 0; l < L; l++) {
+        const struct blas_level *lv = &st->lv[l];
+        const int h = lv->h, w = lv->w, c = lv->c, half = lv->half, P = n * h * w;
+        for (int i = 0; i < n; i++)
+            ld[i] += lv->logdet_const;
+        for (int k = 0; k < cfg->depth; k++) {
+            const struct blas_step *s = &lv->steps[k];
+            apply_lin(&s->fwd, za, zb, P, c);
+            nn_taps(st, s, zb, c, n, h, w);
+            tapsum_couple(st, s, zb, c, n, h, w, 1, ld);
+            float *t = za;
+            za = zb;
+            zb = t;
+        }
+        if (lv->has_post) {
+            apply_lin(&lv->post_fwd, za, zb, P, c);
+            float *t = za;
+            za = zb;
+            zb = t;
+        }
+        if (l < L - 1) {
+            prior_conv(st, lv, za, n);
+            t0 = prof_start();
+            const float *pb = lv->prior.b;
+            for (int img = 0; img < n; img++) {
+                float *eps = latents + img * lsz + lv->eps_offset;
+                double acc = 0;
+                for (int q = 0; q < h * w; q++) {
+                    const size_t p = (size_t)img * h * w + q;
+                    const float *z2 = za + p * c + half, *hp = st->hp + p * c;
+                    for (int j = 0; j < half; j++) {
+                        float mean = hp[j] + pb[j], logs = hp[half + j] + pb[half + j];
+                        float e = (z2[j] - mean) * expf(-logs);
+                        eps[(size_t)q * half + j] = e;
+                        acc += -0.5 * (LOG_2PI + 2.0 * logs + (double)e * e);
+                    }
+                }
+                lp[img] += acc;
+            }
+            /* z1 (first half) -> next level's squeeze */
+            const int h2 = h / 2, w2 = w / 2, c2 = 2 * c;
+            for (int img = 0; img < n; img++)
+                for (int y = 0; y < h2; y++)
+                    for (int x = 0; x < w2; x++) {
+                        float *d = zb + ((size_t)(img * h2 + y) * w2 + x) * c2;
+                        for (int dy = 0; dy < 2; dy++)
+                            for (int dx = 0; dx < 2; dx++) {
+                                const float *s = za + ((size_t)(img * h + 2 * y + dy) * w + 2 * x + dx) * c;
+                                for (int ci = 0; ci < half; ci++)
+                                    d[ci * 4 + dy * 2 + dx] = s[ci];
+                            }
+                    }
+            float *t = za;
+            za = zb;
+            zb = t;
+            prof_end(GLOW_BLAS_PROF_OTHER, t0);
+        } else {
+            t0 = prof_start();
+            const float *mean = st->m->top_mean, *logs = st->m->top_logs;
+            for (int img = 0; img < n; img++) {
+                float *eps = latents + img * lsz + lv->eps_offset;
+                const float *z = za + (size_t)img * h * w * c;
+                double acc = 0;
+                for (int i = 0; i < h * w * c; i++) {
+                    float e = (z[i] - mean[i]) * expf(-logs[i]);
+                    eps[i] = e;
+                    acc += -0.5 * (LOG_2PI + 2.0 * logs[i] + (double)e * e);
+                }
+                lp[img] += acc;
+            }
+            prof_end(GLOW_BLAS_PROF_OTHER, t0);
+        }
+    }
+    if (bpd) {
+        const double D = (double)S * S * 3;
+        for (int i = 0; i < n; i++)
+            bpd[i] = (-(ld[i] + lp[i]) + D * log((double)(1 << cfg->n_bits))) / (D * log(2.0));
+    }
+    return 0;
+}
+
+static int blas_decode(void *state, const float *latents, int n, uint8_t *images)
+{
+    struct blas_state *st = state;
+    const struct glow_config *cfg = &st->cfg;
+    const int S = cfg->image_size, L = cfg->n_levels;
+    const size_t lsz = st->m->latent_size;
+    float *za = st->za, *zb = st->zb;
+    if (n < 1 || n > st->max_batch)
+        return -EINVAL;
+
+    for (int l = L - 1; l >= 0; l--) {
+        const struct blas_level *lv = &st->lv[l];
+        const int h = lv->h, w = lv->w, c = lv->c, half = lv->half, P = n * h * w;
+        double t0 = prof_start();
+        if (l == L - 1) {
+            const float *mean = st->m->top_mean, *logs = st->m->top_logs;
+            for (int img = 0; img < n; img++) {
+                const float *eps = latents + img * lsz + lv->eps_offset;
+                float *z = za + (size_t)img * h * w * c;
+                for (int i = 0; i < h * w * c; i++)
+                    z[i] = mean[i] + expf(logs[i]) * eps[i];
+            }
+            prof_end(GLOW_BLAS_PROF_OTHER, t0);
+        } else {
+            /* za's first half holds z1 (unsqueezed from level l+1) */
+            prior_conv(st, lv, za, n);
+            t0 = prof_start();
+            const float *pb = lv->prior.b;
+            for (int img = 0; img < n; img++) {
+                const float *eps = latents + img * lsz + lv->eps_offset;
+                for (int q = 0; q < h * w; q++) {
+                    const size_t p = (size_t)img * h * w + q;
+                    float *z2 = za + p * c + half;
+                    const float *hp = st->hp + p * c;
+                    for (int j = 0; j < half; j++)
+                        z2[j] = (hp[j] + pb[j]) + expf(hp[half + j] + pb[half + j]) * eps[(size_t)q * half + j];
+                }
+            }
+            prof_end(GLOW_BLAS_PROF_OTHER, t0);
+        }
+        if (lv->has_post) {
+            apply_lin(&lv->post_inv, za, zb, P, c);
+            float *t = za;
+            za = zb;
+            zb = t;
+        }
+        for (int k = cfg->depth - 1; k >= 0; k--) {
+            const struct blas_step *s = &lv->steps[k];
+            nn_taps(st, s, za, c, n, h, w);
+            tapsum_couple(st, s, za, c, n, h, w, -1, NULL);
+            apply_lin(&s->inv, za, zb, P, c);
+            float *t = za;
+            za = zb;
+            zb = t;
+        }
+        /* unsqueeze into level l-1's first half, or to the image */
+        t0 = prof_start();
+        if (l > 0) {
+            const int H = 2 * h, W = 2 * w, C = c / 2, cq = c / 4;
+            for (int img = 0; img < n; img++)
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++) {
+                        const float *s = za + ((size_t)(img * h + y) * w + x) * c;
+                        for (int dy = 0; dy < 2; dy++)
+                            for (int dx = 0; dx < 2; dx++) {
+                                float *d = zb + ((size_t)(img * H + 2 * y + dy) * W + 2 * x + dx) * C;
+                                for (int ci = 0; ci < cq; ci++)
+                                    d[ci] = s[ci * 4 + dy * 2 + dx];
+                            }
+                    }
+            float *t = za;
+            za = zb;
+            zb = t;
+        } else {
+            for (int img = 0; img < n; img++) {
+                uint8_t *dst = images + (size_t)img * S * S * 3;
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++) {
+                        const float *s = za + ((size_t)(img * h + y) * w + x) * 12;
+                        for (int dy = 0; dy < 2; dy++)
+                            for (int dx = 0; dx < 2; dx++) {
+                                uint8_t *d = dst + ((size_t)(2 * y + dy) * S + 2 * x + dx) * 3;
+                                for (int ci = 0; ci < 3; ci++)
+                                    d[ci] = glow_postprocess(s[ci * 4 + dy * 2 + dx], cfg->n_bits);
+                            }
+                    }
+            }
+        }
+        prof_end(GLOW_BLAS_PROF_OTHER, t0);
+    }
+    return 0;
+}
+
+/* ---- create / destroy ---------------------------------------------------------------- */
+
+static void blas_destroy(void *state)
+{
+    struct blas_state *st = state;
+    if (!st)
+        return;
+    for (int i = 0; i < st->n_allocs; i++)
+        free(st->allocs[i]);
+    free(st->allocs);
+    for (int l = 0; l < GLOW_MAX_LEVELS; l++)
+        free(st->lv[l].steps);
+    free(st->arena);
+    free(st);
+}
+
+static size_t round64(size_t nfloats) { return (nfloats + 15) & ~(size_t)15; }
+
+static int blas_create(void **state, const glow_model *m, const struct glow_params *p, char *describe,
+                       size_t describe_size)
+{
+    *state = NULL;
+    pthread_once(&g_blas_once, blas_once);
+    struct blas_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    st->m = m;
+    st->cfg = m->cfg;
+    st->max_batch = p->max_batch;
+    const struct glow_config *cfg = &st->cfg;
+    const int affine = cfg->coupling == GLOW_COUPLING_AFFINE;
+    const int e = cfg->edge_padding ? 1 : 0;
+    int r = 0;
+    for (int i = 0; i < 256; i++)
+        st->pre_lut[i] = glow_preprocess((uint8_t)i, cfg->n_bits);
+
+    size_t n_col = 0, n_taps = 0, n_hp = 0;
+    int max_cout = 1;
+    for (int l = 0; l < cfg->n_levels; l++) {
+        const struct glow_level *gl = &m->levels[l];
+        struct blas_level *lv = &st->lv[l];
+        lv->h = gl->h;
+        lv->w = gl->w;
+        lv->c = gl->c;
+        lv->half = gl->c / 2;
+        lv->eps_offset = gl->eps_offset;
+        const int hw = gl->h * gl->w;
+        const size_t P = (size_t)hw * st->max_batch;
+        lv->steps = calloc(cfg->depth, sizeof(*lv->steps));
+        if (!lv->steps) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        for (int k = 0; k < cfg->depth; k++) {
+            r = fold_step(st, &gl->steps[k], gl->c, affine, &lv->steps[k], &lv->logdet_const, hw);
+            if (r < 0)
+                goto fail;
+            const int co = gl->steps[k].nn.cout;
+            if (co > max_cout)
+                max_cout = co;
+            if (P * 9 * co > n_taps)
+                n_taps = P * 9 * co;
+        }
+        if (P * 9 * (lv->half + e) > n_col)
+            n_col = P * 9 * (lv->half + e);
+        if (gl->post_invconv) {
+            lv->has_post = 1;
+            r = fold_lin(st, gl->post_an_bias, gl->post_an_logs, gl->post_invconv, gl->c, &lv->post_fwd,
+                         &lv->post_inv);
+            if (r < 0)
+                goto fail;
+            double ls = 0;
+            for (int i = 0; i < gl->c; i++)
+                ls += gl->post_an_logs[i];
+            lv->logdet_const += hw * (ls + glow_log_abs_det(gl->post_invconv, gl->c));
+        }
+        if (l < cfg->n_levels - 1) {
+            lv->has_prior = 1;
+            r = fold_col_conv(st, &lv->prior, gl->prior_w, lv->half, gl->prior_cin_pad, gl->c, gl->prior_b,
+                              gl->prior_logs, 1);
+            if (r < 0)
+                goto fail;
+            if (P * gl->c > n_hp)
+                n_hp = P * gl->c;
+        }
+    }
+
+    const size_t S = cfg->image_size;
+    const size_t n_z = round64(S * S * 3 * st->max_batch);
+    const size_t n_h = round64((size_t)st->max_batch * (S / 2) * (S / 2) * cfg->width);
+    n_col = round64(n_col);
+    n_taps = round64(n_taps);
+    n_hp = round64(n_hp);
+    const size_t n_acc = round64(max_cout);
+    const size_t n_d = round64(2 * (size_t)st->max_batch * 2); /* ld, lp as doubles */
+    const size_t total = 2 * n_z + n_col + 2 * n_h + n_taps + n_hp + n_acc + n_d;
+    st->arena = aligned_alloc(64, total * sizeof(float));
+    if (!st->arena) {
+        gc_log(GC_LOG_ERROR, "cpu backend: cannot allocate %.1f MiB of activations for a batch of %d",
+               total * 4.0 / (1 << 20), st->max_batch);
+        r = -ENOMEM;
+        goto fail;
+    }
+    float *a = st->arena;
+    st->za = a, a += n_z;
+    st->zb = a, a += n_z;
+    st->col = a, a += n_col;
+    st->h1 = a, a += n_h;
+    st->h2 = a, a += n_h;
+    st->taps = a, a += n_taps;
+    st->hp = a, a += n_hp;
+    st->acc = a, a += n_acc;
+    st->ld = (double *)a;
+    st->lp = st->ld + st->max_batch;
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    st->threads = p->threads > 0 ? p->threads : (ncpu > 0 ? (int)ncpu : 1);
+    openblas_set_num_threads(st->threads);
+    snprintf(g_blas_info, sizeof(g_blas_info), "OpenBLAS %s kernels, %d thread%s", openblas_get_corename(),
+             st->threads, st->threads > 1 ? "s" : "");
+    snprintf(describe, describe_size, "%s, arena %.1f MiB for a batch of %d", g_blas_info,
+             total * 4.0 / (1 << 20), st->max_batch);
+    *state = st;
+    return 0;
+fail:
+    if (r == -ENOMEM)
+        gc_log(GC_LOG_ERROR, "cpu backend: out of memory preparing the model");
+    blas_destroy(st);
+    return r;
+}
+
+/* ---- benchmark helpers --------------------------------------------------------------- */
+
+int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape *out, int max)
+{
+    const struct glow_config *cfg = &m->cfg;
+    const int e = cfg->edge_padding ? 1 : 0, wd = cfg->width;
+    int n = 0;
+#define ADD(M, N, K, CNT, CLS)                                                                 \
+    do {                                                                                       \
+        int i_;                                                                                \
+        for (i_ = 0; i_ < n; i_++)                                                             \
+            if (out[i_].m == (M) && out[i_].n == (N) && out[i_].k == (K) && out[i_].cls == (CLS)) \
+                break;                                                                         \
+        if (i_ < n)                                                                            \
+            out[i_].count += (CNT);                                                            \
+        else if (n < max)                                                                      \
+            out[n++] = (struct glow_blas_shape){(M), (N), (K), (CNT), (CLS)};                  \
+    } while (0)
+    for (int l = 0; l < cfg->n_levels; l++) {
+        const struct glow_level *gl = &m->levels[l];
+        const int P = batch * gl->h * gl->w, c = gl->c, half = c / 2;
+        const int co = gl->steps[0].nn.cout, K = cfg->depth;
+        ADD(P, c, c, K + (gl->post_invconv ? 1 : 0), GLOW_BLAS_PROF_INVCONV);
+        ADD(P, wd, 9 * (half + e), K, GLOW_BLAS_PROF_CONV3_GEMM);
+        ADD(P, wd, wd, K, GLOW_BLAS_PROF_CONV1_GEMM);
+        ADD(P, 9 * co, wd, K, GLOW_BLAS_PROF_CONV3_GEMM);
+        if (l < cfg->n_levels - 1)
+            ADD(P, c, 9 * (half + e), 1, GLOW_BLAS_PROF_CONV3_GEMM);
+    }
+#undef ADD
+    return n;
+}
+
+double glow_blas_sgemm_gflops(int m, int n, int k, double seconds)
+{
+    float *a = aligned_alloc(64, round64((size_t)m * k) * sizeof(float));
+    float *b = aligned_alloc(64, round64((size_t)k * n) * sizeof(float));
+    float *c = aligned_alloc(64, round64((size_t)m * n) * sizeof(float));
+    double rate = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)m * k; i++)
+            a[i] = (float)((i * 7919) % 1000) * 1e-3f;
+        for (size_t i = 0; i < (size_t)k * n; i++)
+            b[i] = (float)((i * 104729) % 1000) * 1e-3f;
+        gemm(m, n, k, a, k, b, n, 0.0f, c, n); /* warm up */
+        int it = 0;
+        double t0 = gc_time(), t;
+        do {
+            gemm(m, n, k, a, k, b, n, 0.0f, c, n);
+            it++;
+            t = gc_time() - t0;
+        } while (t < seconds);
+        rate = 2.0 * m * n * k * it / t * 1e-9;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return rate;
+}
+
+const struct glow_backend_ops glow_blas_ops = {
+    .name = "cpu",
+    .create = blas_create,
+    .encode = blas_encode,
+    .decode = blas_decode,
+    .destroy = blas_destroy,
+};
