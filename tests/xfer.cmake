@@ -1,0 +1,13 @@
+# xfer tests: formulas, policies, files and the exact properties (random models, and
+# the shipped model when it is in models/), then the shared identities end to end.
+if(TARGET xfer)
+  add_executable(test_xfer ${CMAKE_SOURCE_DIR}/tests/test_xfer.c)
+  target_link_libraries(test_xfer PRIVATE xfer glow gc)
+  set(XFER_SHIPPED_MODEL ${CMAKE_SOURCE_DIR}/models/glowcam-64.safetensors)
+  set(xfer_model_arg "")
+  if(EXISTS ${XFER_SHIPPED_MODEL})
+    set(xfer_model_arg ${XFER_SHIPPED_MODEL})
+  endif()
+  add_test(NAME xfer_unit COMMAND test_xfer ${CMAKE_BINARY_DIR}/tmp-xfer-unit ${xfer_model_arg})
+  set_tests_properties(xfer_unit PROPERTIES TIMEOUT 300)
+endif()
