@@ -106,4 +106,37 @@ int glow_decode(glow_engine *e, const float *latents, int n, uint8_t *images);
  * writing human-readable lines to f. */
 int glow_devices_print(FILE *f);
 
+/* Generic safetensors files (F32 tensors, string metadata), read fully and validated:
+ * lengths, offsets and shapes are checked, the JSON is parsed by cJSON.
+ *
+ *   glow_st *st; if (glow_st_open(&st, "id.safetensors") < 0) ...;   // logs why
+ *   int nd; int64_t sh[8]; const float *mean = glow_st_tensor(st, "mean", &nd, sh);
+ *   glow_st_close(&st);
+ */
+typedef struct glow_st glow_st;
+int glow_st_open(glow_st **out, const char *path);          /* <0 + logged error naming the file */
+/* Same from a buffer (copied); name is used in messages. */
+int glow_st_open_memory(glow_st **out, const void *data, size_t size, const char *name);
+void glow_st_close(glow_st **st);                           /* NULL-safe, sets *st = NULL */
+const char *glow_st_meta(const glow_st *st, const char *key); /* __metadata__ string or NULL */
+/* float32 tensor by name; NULL if missing (no log). shape filled, ndim <= 8. Data is 4-byte
+ * aligned and lives as long as st. (Files with other dtypes are rejected at open.) */
+const float *glow_st_tensor(const glow_st *st, const char *name, int *ndim, int64_t shape[8]);
+int glow_st_count(const glow_st *st);                        /* number of tensors */
+const char *glow_st_name(const glow_st *st, int i);          /* i-th tensor's name (sorted), or NULL */
+const char *glow_st_path(const glow_st *st);
+const char *glow_st_sha256(const glow_st *st);               /* of the file's bytes, 64 hex digits */
+size_t glow_st_file_size(const glow_st *st);
+struct glow_st_entry {
+    const char *name;
+    const float *data;
+    int ndim;
+    int64_t shape[8];
+};
+/* Writes path.tmp then renames: never a half file under path. meta: key,value,...,NULL (or NULL). */
+int glow_st_write(const char *path, const struct glow_st_entry *t, int n, const char *const *meta);
+
+/* SHA-256 of a buffer as 64 lowercase hex digits. */
+void glow_sha256_hex(const void *data, size_t n, char out[65]);
+
 #endif

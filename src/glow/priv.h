@@ -38,6 +38,7 @@ struct glow_model {
     struct glow_config cfg;
     char *path;
     char sha256[65];
+    glow_st *st;    /* the opened file: owns the bytes the tensor pointers below point into */
     uint8_t *file;  /* the whole file; tensors point into it (aligned copies if needed) */
     size_t file_size;
     float *aligned; /* float copy of the tensor data region (the file's data may be misaligned) */
@@ -74,7 +75,13 @@ uint8_t glow_postprocess(float x, int n_bits);
 
 /* Double-precision inverse of a C x C matrix (row-major); -EINVAL if singular. */
 int glow_invert_matrix(const float *w, int c, double *inv_out);
-/* log|det W| in double precision. */
+/* log|det W| in double precision (-INFINITY if singular). */
 double glow_log_abs_det(const float *w, int c);
+/* Same for a double matrix, which is overwritten (its LU factors). */
+double glow_log_abs_det_f64(double *a, int c);
+
+/* The reference flow on one preprocessed image x (image_size^2*3 doubles, HWC), all in
+ * double: eps (latent layout), log-determinant and log p(z) in nats. For tests. */
+int glow_ref_flow_f64(const glow_model *m, const double *x, double *eps, double *logdet, double *logp);
 
 #endif
