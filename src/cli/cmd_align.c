@@ -295,7 +295,7 @@ static void *align_worker(void *arg)
             atomic_fetch_add(&j->outside, outside);
             if (r < 0)
                 atomic_fetch_add(&j->failed, 1);
-            else if (r == 0)
+            else if (r == 0 && outside == 0)
                 atomic_fetch_add(&j->noface, 1);
             else
                 atomic_fetch_add(&j->written, r);
@@ -389,13 +389,14 @@ static int align_video(const struct align_opts *o, enum face_recipe recipe, cons
             continue;
         char suffix[32];
         snprintf(suffix, sizeof(suffix), "_%06lld", (long long)fi.index);
+        int before = *outside;
         int n = align_faces(o, recipe, det, lm, rgb, si->w, si->h, path, suffix, crop, outside);
         if (n < 0) {
             r = n;
             goto fail;
         }
         (*frames)++;
-        if (n == 0)
+        if (n == 0 && *outside == before)
             (*noface)++;
         *written += n;
         if (*frames % 10 == 0)
