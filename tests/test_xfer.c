@@ -383,7 +383,7 @@ static void test_properties(const glow_model *m)
     struct glow_params gp = glow_params_default();
     GC_ASSERT(glow_engine_create(&e, m, &gp) == 0);
     uint8_t *img = malloc(P * F), *dec = malloc(P * F), *tdec = malloc(P);
-    float *z = malloc(D * F), *out = malloc(D * F);
+    float *z = malloc(D * F * sizeof(float)), *out = malloc(D * F * sizeof(float));
     xt_seed(4);
     for (size_t i = 0; i < P * F; i++) /* smooth random images: a face-like range of values */
         img[i] = (uint8_t)(100 + 60 * sin(0.05 * (double)(i % P) + (double)(i / P)) + 20 * xt_uniform());
@@ -443,7 +443,7 @@ static void test_properties(const glow_model *m)
     uint8_t *copies = malloc(P * 5);
     for (int k = 0; k < 5; k++)
         memcpy(copies + k * P, img, P);
-    float *zc = malloc(D * 5);
+    float *zc = malloc(D * 5 * sizeof(float));
     glow_encode(e, copies, 5, zc, NULL);
     for (int k = 0; k < 5; k++)
         xfer_stats_add(st, zc + k * D);

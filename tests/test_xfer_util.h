@@ -182,7 +182,7 @@ static char *xt_capture_end(void) /* malloc'd text (also echoed to stdout) */
 }
 
 /* Area-average resize of a square RGB image (side s) to side d (d divides s or not). */
-static void xt_resize(const uint8_t *src, int sw, int sh, uint8_t *dst, int d)
+static inline void xt_resize(const uint8_t *src, int sw, int sh, uint8_t *dst, int d)
 {
     for (int y = 0; y < d; y++)
         for (int x = 0; x < d; x++) {

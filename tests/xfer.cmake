@@ -11,3 +11,11 @@ if(TARGET xfer)
   add_test(NAME xfer_unit COMMAND test_xfer ${CMAKE_BINARY_DIR}/tmp-xfer-unit ${xfer_model_arg})
   set_tests_properties(xfer_unit PROPERTIES TIMEOUT 300)
 endif()
+
+if(TARGET xfer AND TARGET face AND TARGET media)
+  add_executable(test_xfer_data ${CMAKE_SOURCE_DIR}/tests/test_xfer_data.c)
+  target_link_libraries(test_xfer_data PRIVATE xfer face media glow gc)
+  add_test(NAME xfer_data COMMAND test_xfer_data ${GLOWCAM_DATA}/identities ${CMAKE_BINARY_DIR}/tmp-xfer-data
+           ${xfer_model_arg})
+  set_tests_properties(xfer_data PROPERTIES TIMEOUT 600)
+endif()
