@@ -17,13 +17,6 @@
 #include "face/face.h"
 #include "media/media.h"
 
-/* The video reader may land after this file: weak, so images work without it. */
-#pragma weak media_source_params_default
-#pragma weak media_source_open
-#pragma weak media_source_info
-#pragma weak media_source_read
-#pragma weak media_source_close
-
 /* ---- shared helpers (face_cli.h) ---- */
 
 int cli_face_is_video(const char *path)
@@ -365,10 +358,6 @@ static int align_video(const struct align_opts *o, enum face_recipe recipe, cons
     media_source *src = NULL;
     face_detector *det = NULL;
     uint8_t *rgb = NULL, *crop = NULL;
-    if (!media_source_open) {
-        gc_log(GC_LOG_ERROR, "%s: video input is not part of this build (media source missing)", path);
-        return -ENOSYS;
-    }
     struct media_source_params sp = media_source_params_default();
     int r = media_source_open(&src, path, &sp);
     if (r < 0)

@@ -130,10 +130,11 @@ int face_warp(const uint8_t *rgb, int w, int h, int stride, const float m[6], ui
 /* ---- tracking ---- */
 
 struct face_tracker_params {
-    int detect_interval;  /* frames between detections while all faces are tracked, default 8 */
-    double detect_min_face; /* smallest face to detect, px of the frame; 0 = auto (shorter side / 6) */
+    int detect_interval;  /* frames between detections while faces are tracked, default 10 */
+    double detect_min_face; /* smallest face to detect, px of the frame; 0 = auto (shorter side / 5) */
     double min_cutoff;    /* one-euro: cutoff (Hz) for a still face, default 1.0: lower = steadier */
-    double beta;          /* one-euro: speed coefficient, default 0.5 (per face-size/s): higher = less lag */
+    double beta;          /* one-euro: cutoff rise per unit of speed (speed in eye-corner distances
+                             per second), default 5: higher = less lag, more jitter */
     double d_cutoff;      /* one-euro: cutoff (Hz) of the speed estimate, default 1.0 */
     int max_faces;        /* faces tracked at once, default 8 */
     int max_missed;       /* detections a track may miss before it is dropped, default 2 */

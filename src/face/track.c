@@ -1,0 +1,273 @@
+/* Face tracking across frames: detection now and then, landmarks every frame from the
+ * previous frame's points, a one-euro filter per point, stable ids. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gc.h"
+#include "face/face.h"
+#include "face/priv.h"
+
+#define MAX_TRACKS 32
+
+struct one_euro {
+    float x, dx; /* filtered value and filtered speed (units per second) */
+};
+
+struct track {
+    int id, age, missed;
+    struct face_box box;
+    float raw[FACE_N_POINTS][2];
+    struct one_euro f[FACE_N_POINTS][2];
+    float out[FACE_N_POINTS][2];
+};
+
+struct face_tracker {
+    struct face_tracker_params p;
+    face_detector *det;
+    const face_landmarker *lm;
+    struct track tr[MAX_TRACKS];
+    int n, next_id;
+    int since_detect;
+    double t_prev;
+    int have_t;
+    struct face_tracker_stats st;
+};
+
+struct face_tracker_params face_tracker_params_default(void)
+{
+    struct face_tracker_params p = {
+        .detect_interval = 10,
+        .detect_min_face = 0,
+        .min_cutoff = 1.0,
+        .beta = 5.0,
+        .d_cutoff = 1.0,
+        .max_faces = 8,
+        .max_missed = 2,
+    };
+    return p;
+}
+
+int face_tracker_create(face_tracker **out, face_detector *d, const face_landmarker *lm,
+                        const struct face_tracker_params *p)
+{
+    *out = NULL;
+    if (!d || !lm)
+        return -EINVAL;
+    face_tracker *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->p = p ? *p : face_tracker_params_default();
+    if (t->p.detect_interval < 1)
+        t->p.detect_interval = 1;
+    if (t->p.max_faces < 1 || t->p.max_faces > MAX_TRACKS)
+        t->p.max_faces = t->p.max_faces < 1 ? 1 : MAX_TRACKS;
+    t->det = d;
+    t->lm = lm;
+    t->next_id = 1;
+    *out = t;
+    return 0;
+}
+
+void face_tracker_free(face_tracker **t)
+{
+    if (!t || !*t)
+        return;
+    free(*t);
+    *t = NULL;
+}
+
+void face_tracker_reset(face_tracker *t)
+{
+    t->n = 0;
+    t->since_detect = 0;
+    t->have_t = 0;
+}
+
+void face_tracker_get_stats(const face_tracker *t, struct face_tracker_stats *s)
+{
+    *s = t->st;
+}
+
+static float box_iou(const struct face_box *a, const struct face_box *b)
+{
+    float ix = fminf(a->x1, b->x1) - fmaxf(a->x0, b->x0), iy = fminf(a->y1, b->y1) - fmaxf(a->y0, b->y0);
+    if (ix <= 0 || iy <= 0)
+        return 0;
+    float i = ix * iy, u = (a->x1 - a->x0) * (a->y1 - a->y0) + (b->x1 - b->x0) * (b->y1 - b->y0) - i;
+    return u > 0 ? i / u : 0;
+}
+
+/* outer eye corners: the face's scale for the filter's speed term */
+static float face_scale(const float pts[FACE_N_POINTS][2])
+{
+    float s = hypotf(pts[45][0] - pts[36][0], pts[45][1] - pts[36][1]);
+    return s > 1 ? s : 1;
+}
+
+static float alpha(float cutoff, float dt)
+{
+    float tau = 1.0f / (2.0f * (float)M_PI * cutoff);
+    return 1.0f / (1.0f + tau / dt);
+}
+
+/* One-euro filter (Casiez et al. 2012): a low-pass whose cutoff rises with speed, so a
+ * still face is smoothed hard and a moving one follows with little lag. Speeds are in
+ * face sizes per second, so the same parameters hold at any face size. */
+static void filter_points(const struct face_tracker_params *p, struct track *tr, float dt, int first)
+{
+    float scale = face_scale(tr->raw);
+    for (int i = 0; i < FACE_N_POINTS; i++)
+        for (int c = 0; c < 2; c++) {
+            struct one_euro *f = &tr->f[i][c];
+            float x = tr->raw[i][c];
+            if (first) {
+                f->x = x;
+                f->dx = 0;
+                continue;
+            }
+            float dx = (x - f->x) / dt;
+            f->dx += alpha((float)p->d_cutoff, dt) * (dx - f->dx);
+            float cutoff = (float)p->min_cutoff + (float)p->beta * fabsf(f->dx) / scale;
+            f->x += alpha(cutoff, dt) * (x - f->x);
+        }
+    for (int i = 0; i < FACE_N_POINTS; i++) {
+        tr->out[i][0] = tr->f[i][0].x;
+        tr->out[i][1] = tr->f[i][1].x;
+    }
+}
+
+/* Landmarks of a track in this frame from its last points; 0 ok, 1 lost, <0 error. */
+static int follow(face_tracker *t, struct track *tr, const uint8_t *rgb, int w, int h, int stride)
+{
+    struct face_box b = face_box_from_points(tr->raw);
+    float prev_scale = face_scale(tr->raw), pts[FACE_N_POINTS][2];
+    int r = face_landmarks(t->lm, rgb, w, h, stride, &b, pts);
+    if (r < 0)
+        return r;
+    /* a face that left the frame or collapsed: let detection find it again */
+    float cx = 0.5f * (b.x0 + b.x1), cy = 0.5f * (b.y0 + b.y1), ratio = face_scale(pts) / prev_scale;
+    if (cx < 0 || cy < 0 || cx >= w || cy >= h || ratio < 0.7f || ratio > 1.4f)
+        return 1;
+    memcpy(tr->raw, pts, sizeof(pts));
+    tr->box = b;
+    return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return ((const struct track *)a)->id - ((const struct track *)b)->id;
+}
+
+int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int stride, double time_s,
+                        struct face_track *out, int max)
+{
+    if (!t || !rgb || w <= 0 || h <= 0)
+        return -EINVAL;
+    stride = face_stride(w, stride);
+    if (time_s < 0)
+        time_s = t->st.frames / 30.0;
+    float dt = t->have_t ? (float)(time_s - t->t_prev) : 1.0f / 30;
+    if (!(dt > 1e-4f) || dt > 1.0f)
+        dt = 1.0f / 30; /* a seek or broken timestamps: treat as the next frame */
+    t->t_prev = time_s;
+    t->have_t = 1;
+    t->st.frames++;
+    int r, lost = 0;
+
+    /* 1. follow every track from its last landmarks */
+    double t0 = gc_time();
+    int fresh[MAX_TRACKS] = {0};
+    for (int i = 0; i < t->n; i++) {
+        if ((r = follow(t, &t->tr[i], rgb, w, h, stride)) < 0)
+            return r;
+        if (r == 1) { /* lost: drop it */
+            t->tr[i] = t->tr[--t->n];
+            i--;
+            lost = 1;
+        }
+    }
+    t->st.landmark_s += gc_time() - t0;
+
+    /* 2. detect now and then, at once when there is nothing to follow or a face was lost */
+    if (t->n == 0 || lost || ++t->since_detect >= t->p.detect_interval) {
+        t->since_detect = 0;
+        double min_face = t->p.detect_min_face;
+        if (min_face <= 0)
+            min_face = (w < h ? w : h) / 5.0;
+        struct face_box boxes[MAX_TRACKS];
+        t0 = gc_time();
+        int n = face_detect(t->det, rgb, w, h, stride, min_face, boxes, MAX_TRACKS);
+        t->st.detect_s += gc_time() - t0;
+        t->st.detections++;
+        if (n < 0)
+            return n;
+        int used[MAX_TRACKS] = {0};
+        for (int i = 0; i < t->n; i++) {
+            int best = -1;
+            float bi = 0.3f;
+            for (int k = 0; k < n; k++) {
+                float iou = box_iou(&t->tr[i].box, &boxes[k]);
+                if (!used[k] && iou > bi) {
+                    bi = iou;
+                    best = k;
+                }
+            }
+            if (best >= 0) {
+                used[best] = 1;
+                t->tr[i].missed = 0;
+            } else if (++t->tr[i].missed > t->p.max_missed) {
+                t->tr[i] = t->tr[--t->n];
+                i--;
+            }
+        }
+        t0 = gc_time();
+        for (int k = 0; k < n && t->n < t->p.max_faces; k++) {
+            if (used[k])
+                continue;
+            int overlaps = 0;
+            for (int i = 0; i < t->n; i++)
+                overlaps |= box_iou(&t->tr[i].box, &boxes[k]) > 0.1f;
+            if (overlaps)
+                continue;
+            struct track *tr = &t->tr[t->n];
+            memset(tr, 0, sizeof(*tr));
+            if ((r = face_landmarks(t->lm, rgb, w, h, stride, &boxes[k], tr->raw)) < 0)
+                return r;
+            /* one more fit from the box the points imply, the box every later frame uses */
+            struct face_box b = face_box_from_points(tr->raw);
+            if ((r = face_landmarks(t->lm, rgb, w, h, stride, &b, tr->raw)) < 0)
+                return r;
+            tr->box = b;
+            tr->id = t->next_id++;
+            fresh[t->n] = 1;
+            t->n++;
+        }
+        t->st.landmark_s += gc_time() - t0;
+    }
+
+    /* 3. two tracks on one face (after a miss and a re-find): keep the older */
+    for (int i = 0; i < t->n; i++)
+        for (int k = i + 1; k < t->n; k++)
+            if (box_iou(&t->tr[i].box, &t->tr[k].box) > 0.5f) {
+                int drop = t->tr[i].id > t->tr[k].id ? i : k;
+                t->tr[drop] = t->tr[--t->n];
+                fresh[drop] = fresh[t->n];
+                k = i; /* rescan */
+            }
+
+    for (int i = 0; i < t->n; i++) {
+        filter_points(&t->p, &t->tr[i], dt, fresh[i] || t->tr[i].age == 0);
+        t->tr[i].age++;
+    }
+    qsort(t->tr, (size_t)t->n, sizeof(t->tr[0]), cmp_id);
+    int n = t->n < max ? t->n : max;
+    for (int i = 0; i < n; i++) {
+        out[i].id = t->tr[i].id;
+        out[i].box = t->tr[i].box;
+        out[i].age = t->tr[i].age;
+        memcpy(out[i].pts, t->tr[i].out, sizeof(out[i].pts));
+        memcpy(out[i].raw, t->tr[i].raw, sizeof(out[i].raw));
+    }
+    return n;
+}
