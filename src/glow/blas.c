@@ -157,7 +157,7 @@ struct blas_state {
     int n_allocs, cap_allocs;
     /* arena */
     float *arena;
-    float *za, *zb, *col, *h1, *h2, *taps, *hp, *acc;
+    float *za, *zb, *col, *apad, *h1, *h2, *taps, *hp, *acc, *tt;
     double *ld, *lp;
 };
 
@@ -322,35 +322,40 @@ static void apply_lin(const struct blas_lin *l, const float *in, float *out, int
 }
 
 /* col[p][t*cin_pad + ci]: the 3x3 neighbourhood of src's first cin channels (row stride
- * sstride), zero outside the image, and the padding channel (1 outside) when cin_pad > cin. */
-static void im2col(const float *src, int sstride, int cin, int cin_pad, int n, int h, int w, float *col)
+ * sstride), zero outside the image, and the padding channel (1 outside) when cin_pad > cin.
+ * Through a padded copy, so each output row is 3 contiguous runs of 3*cin_pad floats. */
+static void im2col(struct blas_state *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
+                   int w, float *col)
 {
     double t0 = prof_start();
-    const int K = 9 * cin_pad;
+    const int K = 9 * cin_pad, pw = w + 2, ph = h + 2, run = 3 * cin_pad;
     const int pad = cin_pad > cin;
-    for (int img = 0; img < n; img++)
+    float *ap = st->apad;
+    for (int img = 0; img < n; img++) {
+        float *a = ap + (size_t)img * ph * pw * cin_pad;
+        for (int y = 0; y < ph; y++)
+            for (int x = 0; x < pw; x++) {
+                float *d = a + ((size_t)y * pw + x) * cin_pad;
+                if (y == 0 || y == ph - 1 || x == 0 || x == pw - 1) {
+                    for (int ci = 0; ci < cin; ci++)
+                        d[ci] = 0.0f;
+                    if (pad)
+                        d[cin] = 1.0f;
+                } else {
+                    const float *s = src + ((size_t)(img * h + y - 1) * w + x - 1) * sstride;
+                    for (int ci = 0; ci < cin; ci++)
+                        d[ci] = s[ci];
+                    if (pad)
+                        d[cin] = 0.0f;
+                }
+            }
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 float *c = col + ((size_t)(img * h + y) * w + x) * K;
-                for (int dy = -1; dy <= 1; dy++) {
-                    const int yy = y + dy;
-                    for (int dx = -1; dx <= 1; dx++, c += cin_pad) {
-                        const int xx = x + dx;
-                        if (yy >= 0 && yy < h && xx >= 0 && xx < w) {
-                            const float *s = src + ((size_t)(img * h + yy) * w + xx) * sstride;
-                            for (int ci = 0; ci < cin; ci++)
-                                c[ci] = s[ci];
-                            if (pad)
-                                c[cin] = 0.0f;
-                        } else {
-                            for (int ci = 0; ci < cin; ci++)
-                                c[ci] = 0.0f;
-                            if (pad)
-                                c[cin] = 1.0f;
-                        }
-                    }
-                }
+                for (int dy = 0; dy < 3; dy++)
+                    memcpy(c + dy * run, a + ((size_t)(y + dy) * pw + x) * cin_pad, run * sizeof(float));
             }
+    }
     prof_end(GLOW_BLAS_PROF_IM2COL, t0);
 }
 
@@ -372,7 +377,7 @@ static void nn_taps(struct blas_state *st, const struct blas_step *s, const floa
                     int w)
 {
     const int P = n * h * w, wd = st->cfg.width;
-    im2col(a, astride, s->c1.cin, s->c1.cin_pad, n, h, w, st->col);
+    im2col(st, a, astride, s->c1.cin, s->c1.cin_pad, n, h, w, st->col);
     double t0 = prof_start();
     gemm(P, wd, 9 * s->c1.cin_pad, st->col, 9 * s->c1.cin_pad, s->c1.w, wd, 0.0f, st->h1, wd);
     prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
@@ -387,25 +392,59 @@ static void nn_taps(struct blas_state *st, const struct blas_step *s, const floa
     prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
 }
 
-/* conv3's output at one pixel: bias + the 9 shifted taps (padding weights outside). */
-static inline void tap_sum(const struct blas_tap_conv *cv, const float *taps, int img, int y, int x, int h, int w,
-                           float *restrict acc)
+/* exp(x) in plain arithmetic the compiler vectorises (Cephes' expf polynomial, about
+ * 1 ulp); libm's expf is a call per element and dominated the coupling pass. */
+static inline float exp_vec(float x)
+{
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    const float fn = x * 1.44269504088896341f;
+    const float n = (fn + 12582912.0f) - 12582912.0f; /* round to nearest */
+    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    const float y = p * r * r + r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float sc;
+    memcpy(&sc, &bits, sizeof(sc));
+    return y * sc;
+}
+
+/* conv3's output for one image row: out[x][o] = bias + the 9 shifted taps (the padding
+ * channel's weights where a tap falls outside the image). */
+static void tap_sum_row(const struct blas_tap_conv *cv, const float *taps, int img, int y, int h, int w,
+                        float *restrict out)
 {
     const int co = cv->cout, tc = 9 * co;
-    memcpy(acc, cv->b, co * sizeof(float));
+    for (int x = 0; x < w; x++)
+        memcpy(out + (size_t)x * co, cv->b, co * sizeof(float));
     for (int dy = -1; dy <= 1; dy++) {
         const int yy = y + dy;
         for (int dx = -1; dx <= 1; dx++) {
-            const int xx = x + dx, t = (dy + 1) * 3 + dx + 1;
-            const float *src;
-            if (yy >= 0 && yy < h && xx >= 0 && xx < w)
-                src = taps + ((size_t)(img * h + yy) * w + xx) * tc + t * co;
-            else if (cv->edge)
-                src = cv->edge + t * co;
-            else
+            const int t = (dy + 1) * 3 + dx + 1;
+            const int x0 = dx < 0 ? 1 : 0, x1 = dx > 0 ? w - 1 : w; /* x range whose tap is inside */
+            if (yy >= 0 && yy < h) {
+                const float *src = taps + ((size_t)(img * h + yy) * w + dx) * tc + t * co;
+                for (int x = x0; x < x1; x++) {
+                    float *restrict o = out + (size_t)x * co;
+                    const float *restrict s = src + (size_t)x * tc;
+                    for (int k = 0; k < co; k++)
+                        o[k] += s[k];
+                }
+            }
+            if (!cv->edge)
                 continue;
-            for (int o = 0; o < co; o++)
-                acc[o] += src[o];
+            const float *e = cv->edge + t * co;
+            for (int x = 0; x < w; x++) {
+                if (yy >= 0 && yy < h && x >= x0 && x < x1)
+                    continue;
+                float *restrict o = out + (size_t)x * co;
+                for (int k = 0; k < co; k++)
+                    o[k] += e[k];
+            }
         }
     }
 }
@@ -416,48 +455,76 @@ static void tapsum_couple(struct blas_state *st, const struct blas_step *s, floa
                           int dir, double *ld)
 {
     double t0 = prof_start();
-    const int half = c / 2;
+    const int half = c / 2, co = s->c3.cout;
     const int affine = st->cfg.coupling == GLOW_COUPLING_AFFINE;
-    float *restrict acc = st->acc;
+    float *restrict acc = st->acc, *restrict tt = st->tt;
     for (int img = 0; img < n; img++) {
-        double l = 0;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                tap_sum(&s->c3, st->taps, img, y, x, h, w, acc);
-                float *restrict b = z + ((size_t)(img * h + y) * w + x) * c + half;
-                if (affine) {
-                    /* acc: shifts [0, half), raw scales [half, c) (de-interleaved at fold) */
-                    for (int j = 0; j < half; j++) {
-                        float sc = 1.0f / (1.0f + expf(-(acc[half + j] + 2.0f)));
-                        if (dir > 0) {
-                            b[j] = (b[j] + acc[j]) * sc;
-                            l += logf(sc);
-                        } else {
-                            b[j] = b[j] / sc - acc[j];
+        /* log prod(1 + exp(-(v + 2))) = -sum log(scale), kept as mantissa * 2^e */
+        double mant = 1.0;
+        long ex = 0;
+        for (int y = 0; y < h; y++) {
+            tap_sum_row(&s->c3, st->taps, img, y, h, w, acc);
+            float *restrict row = z + (size_t)(img * h + y) * w * c + half;
+            if (affine) {
+                /* acc[x]: shifts [0, half), raw scales [half, co) (de-interleaved at fold) */
+                for (int x = 0; x < w; x++)
+                    for (int j = 0; j < half; j++)
+                        tt[x * half + j] = -(acc[(size_t)x * co + half + j] + 2.0f);
+                for (int i = 0; i < w * half; i++)
+                    tt[i] = 1.0f + exp_vec(tt[i]); /* 1 / sigmoid(v + 2) */
+                for (int x = 0; x < w; x++) {
+                    float *restrict b = row + (size_t)x * c;
+                    const float *restrict sh = acc + (size_t)x * co, *restrict inv = tt + x * half;
+                    if (dir > 0)
+                        for (int j = 0; j < half; j++)
+                            b[j] = (b[j] + sh[j]) / inv[j];
+                    else
+                        for (int j = 0; j < half; j++)
+                            b[j] = b[j] * inv[j] - sh[j];
+                }
+                if (dir > 0) {
+                    double pr = 1.0;
+                    for (int i = 0; i < w * half; i++) {
+                        pr *= tt[i];
+                        if ((i & 15) == 15) {
+                            int e;
+                            mant = frexp(mant * pr, &e);
+                            ex += e;
+                            pr = 1.0;
                         }
                     }
-                } else if (dir > 0) {
-                    for (int j = 0; j < half; j++) {
-                        float v = b[j] + acc[j];
-                        if (s->ybias)
-                            v += s->ybias[j];
-                        if (s->yscale)
-                            v *= s->yscale[j];
-                        b[j] = v;
-                    }
-                } else {
-                    for (int j = 0; j < half; j++) {
-                        float v = b[j];
-                        if (s->yscale)
-                            v /= s->yscale[j];
-                        if (s->ybias)
-                            v -= s->ybias[j];
-                        b[j] = v - acc[j];
+                    int e;
+                    mant = frexp(mant * pr, &e);
+                    ex += e;
+                }
+            } else {
+                for (int x = 0; x < w; x++) {
+                    float *restrict b = row + (size_t)x * c;
+                    const float *restrict hv = acc + (size_t)x * co;
+                    if (dir > 0) {
+                        for (int j = 0; j < half; j++) {
+                            float v = b[j] + hv[j];
+                            if (s->ybias)
+                                v += s->ybias[j];
+                            if (s->yscale)
+                                v *= s->yscale[j];
+                            b[j] = v;
+                        }
+                    } else {
+                        for (int j = 0; j < half; j++) {
+                            float v = b[j];
+                            if (s->yscale)
+                                v /= s->yscale[j];
+                            if (s->ybias)
+                                v -= s->ybias[j];
+                            b[j] = v - hv[j];
+                        }
                     }
                 }
             }
-        if (ld)
-            ld[img] += l;
+        }
+        if (ld && affine)
+            ld[img] -= log(mant) + ex * 0.69314718055994531;
     }
     prof_end(GLOW_BLAS_PROF_TAPSUM, t0);
 }
@@ -467,7 +534,7 @@ static void prior_conv(struct blas_state *st, const struct blas_level *lv, const
 {
     const int P = n * lv->h * lv->w;
     const struct blas_col_conv *cv = &lv->prior;
-    im2col(z, lv->c, cv->cin, cv->cin_pad, n, lv->h, lv->w, st->col);
+    im2col(st, z, lv->c, cv->cin, cv->cin_pad, n, lv->h, lv->w, st->col);
     double t0 = prof_start();
     gemm(P, cv->cout, 9 * cv->cin_pad, st->col, 9 * cv->cin_pad, cv->w, cv->cout, 0.0f, st->hp, cv->cout);
     prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
@@ -721,8 +788,7 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
     for (int i = 0; i < 256; i++)
         st->pre_lut[i] = glow_preprocess((uint8_t)i, cfg->n_bits);
 
-    size_t n_col = 0, n_taps = 0, n_hp = 0;
-    int max_cout = 1;
+    size_t n_col = 0, n_taps = 0, n_hp = 0, n_apad = 0, n_acc = 0, n_tt = 0;
     for (int l = 0; l < cfg->n_levels; l++) {
         const struct glow_level *gl = &m->levels[l];
         struct blas_level *lv = &st->lv[l];
@@ -742,14 +808,19 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
             r = fold_step(st, &gl->steps[k], gl->c, affine, &lv->steps[k], &lv->logdet_const, hw);
             if (r < 0)
                 goto fail;
-            const int co = gl->steps[k].nn.cout;
-            if (co > max_cout)
-                max_cout = co;
+            const size_t co = gl->steps[k].nn.cout;
+            if ((size_t)gl->w * co > n_acc)
+                n_acc = (size_t)gl->w * co;
             if (P * 9 * co > n_taps)
                 n_taps = P * 9 * co;
         }
         if (P * 9 * (lv->half + e) > n_col)
             n_col = P * 9 * (lv->half + e);
+        const size_t np = (size_t)st->max_batch * (gl->h + 2) * (gl->w + 2) * (lv->half + e);
+        if (np > n_apad)
+            n_apad = np;
+        if ((size_t)gl->w * lv->half > n_tt)
+            n_tt = (size_t)gl->w * lv->half;
         if (gl->post_invconv) {
             lv->has_post = 1;
             r = fold_lin(st, gl->post_an_bias, gl->post_an_logs, gl->post_invconv, gl->c, &lv->post_fwd,
@@ -778,9 +849,11 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
     n_col = round64(n_col);
     n_taps = round64(n_taps);
     n_hp = round64(n_hp);
-    const size_t n_acc = round64(max_cout);
+    n_acc = round64(n_acc);
+    n_apad = round64(n_apad);
+    n_tt = round64(n_tt);
     const size_t n_d = round64(2 * (size_t)st->max_batch * 2); /* ld, lp as doubles */
-    const size_t total = 2 * n_z + n_col + 2 * n_h + n_taps + n_hp + n_acc + n_d;
+    const size_t total = 2 * n_z + n_col + n_apad + 2 * n_h + n_taps + n_hp + n_acc + n_tt + n_d;
     st->arena = aligned_alloc(64, total * sizeof(float));
     if (!st->arena) {
         gc_log(GC_LOG_ERROR, "cpu backend: cannot allocate %.1f MiB of activations for a batch of %d",
@@ -792,11 +865,13 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
     st->za = a, a += n_z;
     st->zb = a, a += n_z;
     st->col = a, a += n_col;
+    st->apad = a, a += n_apad;
     st->h1 = a, a += n_h;
     st->h2 = a, a += n_h;
     st->taps = a, a += n_taps;
     st->hp = a, a += n_hp;
     st->acc = a, a += n_acc;
+    st->tt = a, a += n_tt;
     st->ld = (double *)a;
     st->lp = st->ld + st->max_batch;
 
