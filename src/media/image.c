@@ -13,6 +13,13 @@
 
 #define IMAGE_MAX_SIDE 16384
 
+/* FFmpeg's own chatter (deprecated-format notes and such) only when we are verbose. */
+static void quiet_ffmpeg(void)
+{
+    if (gc_log_get_level() < GC_LOG_VERBOSE && av_log_get_level() > AV_LOG_ERROR)
+        av_log_set_level(AV_LOG_ERROR);
+}
+
 static const char *averr(int e, char *buf, size_t n)
 {
     av_strerror(e, buf, n);
@@ -43,6 +50,7 @@ int media_image_read(const char *path, uint8_t **rgb, int *w, int *h)
     AVFrame *fr = av_frame_alloc();
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int ret = -ENOMEM, r;
+    quiet_ffmpeg();
     if (!pkt || !fr)
         goto fail;
     if (access(path, R_OK) != 0) {
@@ -142,6 +150,7 @@ int media_image_write(const char *path, const uint8_t *rgb, int w, int h)
     FILE *f = NULL;
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int ret = -ENOMEM, r;
+    quiet_ffmpeg();
     if (!fr || !pkt || !tmp)
         goto fail;
     if (!codec) {
@@ -185,6 +194,13 @@ int media_image_write(const char *path, const uint8_t *rgb, int w, int h)
         ret = -EIO;
         goto fail;
     }
+    /* FFmpeg's MJPEG encoder leaves the end-of-image marker to the muxer */
+    if (jpeg && !(pkt->size >= 2 && pkt->data[pkt->size - 2] == 0xff && pkt->data[pkt->size - 1] == 0xd9)) {
+        if (av_grow_packet(pkt, 2) < 0)
+            goto fail;
+        pkt->data[pkt->size - 2] = 0xff;
+        pkt->data[pkt->size - 1] = 0xd9;
+    }
     sprintf(tmp, "%s.tmp", path);
     if (!(f = fopen(tmp, "wb"))) {
         ret = -errno;
@@ -217,6 +233,7 @@ fail:
 int media_image_resize(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
 {
     int flags = (dw < sw || dh < sh) ? SWS_AREA : SWS_BICUBIC;
+    quiet_ffmpeg();
     struct SwsContext *sws = sws_getContext(sw, sh, AV_PIX_FMT_RGB24, dw, dh, AV_PIX_FMT_RGB24,
                                             flags | SWS_ACCURATE_RND, NULL, NULL, NULL);
     if (!sws) {
