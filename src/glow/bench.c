@@ -1,0 +1,306 @@
+/* glow_bench_main: `glowcam bench glow` and the standalone `glow-bench` (which needs only
+ * the glow module, so it runs on a machine with nothing but libvulkan and libc).
+ *
+ * Times encode and decode of a batch on one backend; for the CPU backend also measures
+ * OpenBLAS's own sgemm on the model's GEMM shapes in the same run and breaks the encode
+ * time down by op class. The last line is machine-readable for tools/bench_glow.py:
+ *   result backend=cpu batch=8 encode_ms=8.1 decode_ms=7.9 faces_per_s=62.3 gflops=120.5 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gc.h"
+#include "common/npy.h"
+#include "glow/glow.h"
+#ifdef GLOWCAM_HAVE_BLAS
+#include "glow/blas.h"
+#endif
+
+struct bench_opts {
+    const char *model, *input;
+    int batch, iters, warmup, threads, device, fp16;
+    enum glow_backend backend;
+};
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f, "usage: glowcam bench glow -m MODEL [options]   (glow-bench takes the same options)\n\n"
+               "  -m, --model FILE     model (.safetensors)\n"
+               "      --batch N        faces per encode/decode call (default 1, 1..1024)\n"
+               "      --backend B      auto|vulkan|cpu|reference (default auto)\n"
+               "      --iters K        timed calls of each direction (default 10)\n"
+               "      --warmup K       untimed calls first (default 2)\n"
+               "      --threads N      CPU backend threads, 0 = all cores (default 0)\n"
+               "      --device N       Vulkan device index (default: best)\n"
+               "      --fp16           Vulkan: allow fp16 where offered\n"
+               "      --input FILE     faces as .npy float32 [N,S,S,3] of 0..255 (default: synthetic)\n"
+               "  -h, --help\n");
+}
+
+/* --name VALUE or --name=VALUE; returns the value or NULL (and advances *i). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, const char *shrt)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (!strncmp(a, name, n) && a[n] == '=')
+        return a + n + 1;
+    if (!strcmp(a, name) || (shrt && !strcmp(a, shrt))) {
+        if (*i + 1 >= argc)
+            return NULL;
+        return argv[++*i];
+    }
+    return NULL;
+}
+
+static int opt_is(const char *a, const char *name, const char *shrt)
+{
+    size_t n = strlen(name);
+    return !strcmp(a, name) || (shrt && !strcmp(a, shrt)) || (!strncmp(a, name, n) && a[n] == '=');
+}
+
+static int parse_int(const char *s, int lo, int hi, const char *name, int *out)
+{
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || *end || v < lo || v > hi) {
+        gc_log(GC_LOG_ERROR, "bench glow: %s needs an integer in %d..%d", name, lo, hi);
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int bench_parse(int argc, char **argv, struct bench_opts *o)
+{
+    *o = (struct bench_opts){.batch = 1, .iters = 10, .warmup = 2, .device = -1, .backend = GLOW_BACKEND_AUTO};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            bench_usage(stdout);
+            return 1;
+        } else if (opt_is(a, "--model", "-m")) {
+            if (!(o->model = opt_value(argc, argv, &i, "--model", "-m")))
+                r = -EINVAL;
+        } else if (opt_is(a, "--input", NULL)) {
+            if (!(o->input = opt_value(argc, argv, &i, "--input", NULL)))
+                r = -EINVAL;
+        } else if (opt_is(a, "--batch", NULL)) {
+            r = parse_int(opt_value(argc, argv, &i, "--batch", NULL), 1, 1024, "--batch", &o->batch);
+        } else if (opt_is(a, "--iters", NULL)) {
+            r = parse_int(opt_value(argc, argv, &i, "--iters", NULL), 1, 100000, "--iters", &o->iters);
+        } else if (opt_is(a, "--warmup", NULL)) {
+            r = parse_int(opt_value(argc, argv, &i, "--warmup", NULL), 0, 100000, "--warmup", &o->warmup);
+        } else if (opt_is(a, "--threads", NULL)) {
+            r = parse_int(opt_value(argc, argv, &i, "--threads", NULL), 0, 1024, "--threads", &o->threads);
+        } else if (opt_is(a, "--device", NULL)) {
+            r = parse_int(opt_value(argc, argv, &i, "--device", NULL), -1, 1024, "--device", &o->device);
+        } else if (!strcmp(a, "--fp16")) {
+            o->fp16 = 1;
+        } else if (opt_is(a, "--backend", NULL)) {
+            const char *v = opt_value(argc, argv, &i, "--backend", NULL);
+            if (!v || glow_backend_parse(v, &o->backend) < 0) {
+                gc_log(GC_LOG_ERROR, "bench glow: --backend needs auto, vulkan, cpu or reference");
+                r = -EINVAL;
+            }
+        } else {
+            gc_log(GC_LOG_ERROR, "bench glow: unknown option '%s'", a);
+            r = -EINVAL;
+        }
+        if (r < 0) {
+            bench_usage(stderr);
+            return 2;
+        }
+    }
+    if (!o->model) {
+        gc_log(GC_LOG_ERROR, "bench glow: -m MODEL is required");
+        bench_usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* Smooth-ish synthetic faces: a coarse random pattern plus noise (deterministic). */
+static int synth_images(uint8_t *img, int n, int s)
+{
+    uint32_t r = 12345;
+#define RND() (r = r * 1664525u + 1013904223u, (r >> 8) & 0xffff)
+    const int cs = s / 4 > 0 ? s / 4 : 1;
+    int *base = malloc(sizeof(int) * cs * cs * 3);
+    if (!base)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < cs * cs * 3; j++)
+            base[j] = RND() % 256;
+        for (int y = 0; y < s; y++)
+            for (int x = 0; x < s; x++)
+                for (int c = 0; c < 3; c++) {
+                    int v = base[((y * cs / s) * cs + x * cs / s) * 3 + c] + (int)(RND() % 81) - 40;
+                    img[(((size_t)i * s + y) * s + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                }
+    }
+#undef RND
+    free(base);
+    return 0;
+}
+
+static int load_input(const char *path, uint8_t *img, int n, int s)
+{
+    float *d = NULL;
+    int nd;
+    int64_t sh[8];
+    int r = gc_npy_read_f32(path, &d, &nd, sh);
+    if (r < 0)
+        return r;
+    if (nd != 4 || sh[1] != s || sh[2] != s || sh[3] != 3 || sh[0] < 1) {
+        gc_log(GC_LOG_ERROR, "%s: expected float32 [N,%d,%d,3] faces", path, s, s);
+        free(d);
+        return -EINVAL;
+    }
+    const size_t isz = (size_t)s * s * 3;
+    for (int i = 0; i < n; i++) /* repeat the file's faces to fill the batch */
+        for (size_t j = 0; j < isz; j++) {
+            float v = d[(size_t)(i % sh[0]) * isz + j];
+            img[(size_t)i * isz + j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+        }
+    free(d);
+    return 0;
+}
+
+#ifdef GLOWCAM_HAVE_BLAS
+/* sgemm on the model's shapes, and where the encode time goes. */
+static void bench_cpu_report(const glow_model *m, glow_engine *e, const uint8_t *img, float *z, int batch,
+                             int iters, double enc_s)
+{
+    struct glow_blas_shape sh[64];
+    const int ns = glow_blas_gemm_shapes(m, batch, sh, 64);
+    double flop_cls[GLOW_BLAS_PROF_N] = {0}, floor_s = 0, gemm_flop = 0, best_flop = 0;
+    int dom = 0;
+    printf("\nOpenBLAS's own sgemm on this model's GEMM shapes (%s), measured now:\n", glow_blas_info());
+    printf("  %6s x %4s x %4s  %5s  %-16s %8s\n", "M", "N", "K", "calls", "class", "GFLOP/s");
+    for (int i = 0; i < ns; i++) {
+        const double f = 2.0 * sh[i].m * sh[i].n * sh[i].k * sh[i].count;
+        const double rate = glow_blas_sgemm_gflops(sh[i].m, sh[i].n, sh[i].k, 0.15);
+        printf("  %6d x %4d x %4d  %5d  %-16s %8.1f\n", sh[i].m, sh[i].n, sh[i].k, sh[i].count,
+               glow_blas_prof_names[sh[i].cls], rate);
+        flop_cls[sh[i].cls] += f;
+        gemm_flop += f;
+        if (rate > 0)
+            floor_s += f / (rate * 1e9);
+        if (f > best_flop) {
+            best_flop = f;
+            dom = i;
+        }
+    }
+    const double dom_rate = glow_blas_sgemm_gflops(sh[dom].m, sh[dom].n, sh[dom].k, 0.3);
+    const double enc_rate = 2.0 * glow_model_flops(m) * batch / enc_s * 1e-9;
+    printf("dominant shape %dx%dx%d: sgemm %.1f GFLOP/s; the whole encode reaches %.1f GFLOP/s = %.0f%% of it\n",
+           sh[dom].m, sh[dom].n, sh[dom].k, dom_rate, enc_rate, 100.0 * enc_rate / dom_rate);
+    printf("every GEMM at its own sgemm rate would take %.2f ms/face: %.0f%% of the encode time\n",
+           floor_s / batch * 1e3, 100.0 * floor_s / enc_s);
+
+    glow_blas_profile_reset(1);
+    double t0 = gc_time();
+    for (int i = 0; i < iters; i++)
+        glow_encode(e, img, batch, z, NULL);
+    const double tot = gc_time() - t0;
+    double t[GLOW_BLAS_PROF_N], sum = 0;
+    glow_blas_profile_get(t);
+    glow_blas_profile_reset(0);
+    printf("where the encode time goes (profiled run, %.2f ms/face):\n", tot / iters / batch * 1e3);
+    for (int c = 0; c < GLOW_BLAS_PROF_N; c++) {
+        sum += t[c];
+        printf("  %-28s %7.3f ms/face %5.1f%%", glow_blas_prof_names[c], t[c] / iters / batch * 1e3,
+               100.0 * t[c] / tot);
+        if (flop_cls[c] > 0 && t[c] > 0)
+            printf("  %6.1f GFLOP/s", flop_cls[c] * iters / t[c] * 1e-9);
+        printf("\n");
+    }
+    printf("  %-28s %7.3f ms/face %5.1f%%\n", "(untimed: calls, copies)", (tot - sum) / iters / batch * 1e3,
+           100.0 * (tot - sum) / tot);
+}
+#endif
+
+int glow_bench_main(int argc, char **argv)
+{
+    struct bench_opts o;
+    int r = bench_parse(argc, argv, &o);
+    if (r)
+        return r == 1 ? 0 : 2;
+    glow_model *m = NULL;
+    glow_engine *e = NULL;
+    uint8_t *img = NULL, *out = NULL;
+    float *z = NULL;
+    int ret = 1;
+    if (glow_model_load(&m, o.model) < 0)
+        goto out;
+    const struct glow_config *c = glow_model_config(m);
+    struct glow_params p = glow_params_default();
+    p.backend = o.backend;
+    p.max_batch = o.batch;
+    p.threads = o.threads;
+    p.device = o.device;
+    p.fp16 = o.fp16;
+    if (glow_engine_create(&e, m, &p) < 0)
+        goto out;
+    const int S = c->image_size, B = o.batch;
+    const size_t isz = (size_t)S * S * 3, D = glow_latent_size(m);
+    img = malloc(B * isz);
+    out = malloc(B * isz);
+    z = malloc(B * D * sizeof(float));
+    if (!img || !out || !z) {
+        gc_log(GC_LOG_ERROR, "bench glow: out of memory");
+        goto out;
+    }
+    if (o.input) {
+        if (load_input(o.input, img, B, S) < 0)
+            goto out;
+    } else if (synth_images(img, B, S) < 0) {
+        gc_log(GC_LOG_ERROR, "bench glow: out of memory");
+        goto out;
+    }
+    const double gflop = 2.0 * glow_model_flops(m) * 1e-9;
+    printf("model: %s (%dx%d, L%d K%d W%d, %s, edge %d, post %d), %.3f GFLOP per encode\n", o.model, S, S,
+           c->n_levels, c->depth, c->width, glow_coupling_name(c->coupling), c->edge_padding, c->level_post, gflop);
+    printf("engine: %s\n", glow_engine_describe(e));
+    printf("batch %d, %d timed calls per direction after %d warm-up\n", B, o.iters, o.warmup);
+    fflush(stdout);
+
+    for (int i = 0; i < o.warmup; i++)
+        if (glow_encode(e, img, B, z, NULL) < 0 || glow_decode(e, z, B, out) < 0)
+            goto out;
+    double t0 = gc_time();
+    for (int i = 0; i < o.iters; i++)
+        if (glow_encode(e, img, B, z, NULL) < 0)
+            goto out;
+    const double enc = (gc_time() - t0) / o.iters;
+    t0 = gc_time();
+    for (int i = 0; i < o.iters; i++)
+        if (glow_decode(e, z, B, out) < 0)
+            goto out;
+    const double dec = (gc_time() - t0) / o.iters;
+    const int shift = 8 - c->n_bits;
+    size_t mism = 0;
+    for (size_t i = 0; i < B * isz; i++)
+        mism += out[i] != (uint8_t)((img[i] >> shift) << shift);
+    printf("encode: %8.3f ms/face (%.2f ms per call), %8.1f faces/s, %7.1f GFLOP/s\n", enc / B * 1e3, enc * 1e3,
+           B / enc, gflop * B / enc);
+    printf("decode: %8.3f ms/face (%.2f ms per call), %8.1f faces/s, %7.1f GFLOP/s\n", dec / B * 1e3, dec * 1e3,
+           B / dec, gflop * B / dec);
+    printf("encode+decode: %.1f faces/s; round trip mismatches %zu/%zu\n", B / (enc + dec), mism, B * isz);
+#ifdef GLOWCAM_HAVE_BLAS
+    if (glow_engine_backend(e) == GLOW_BACKEND_CPU)
+        bench_cpu_report(m, e, img, z, B, o.iters, enc);
+#endif
+    printf("result backend=%s batch=%d encode_ms=%.4f decode_ms=%.4f faces_per_s=%.2f gflops=%.2f mismatches=%zu\n",
+           glow_backend_name(glow_engine_backend(e)), B, enc / B * 1e3, dec / B * 1e3, B / (enc + dec),
+           gflop * B / enc, mism);
+    ret = 0;
+out:
+    free(img);
+    free(out);
+    free(z);
+    glow_engine_free(&e);
+    glow_model_free(&m);
+    return ret;
+}
