@@ -139,4 +139,8 @@ int glow_st_write(const char *path, const struct glow_st_entry *t, int n, const 
 /* SHA-256 of a buffer as 64 lowercase hex digits. */
 void glow_sha256_hex(const void *data, size_t n, char out[65]);
 
+/* `glowcam bench glow` (and the standalone glow-bench): argv[0] is the command's name;
+ * returns 0, 1 runtime error, 2 usage error. */
+int glow_bench_main(int argc, char **argv);
+
 #endif
