@@ -11,6 +11,9 @@
 const char *media_averr(int err, char *buf, size_t n);
 #define MEDIA_AVERR(e) media_averr((e), (char[AV_ERROR_MAX_STRING_SIZE]){0}, AV_ERROR_MAX_STRING_SIZE)
 
+/* Sets FFmpeg's log level from ours once (quiet unless verbose). */
+void media_ffmpeg_log_init(void);
+
 /* Converts an FFmpeg code to ours (AVERROR(e) is already -e; the rest map to -EIO). */
 int media_err(int averr);
 

@@ -56,6 +56,19 @@ const char *media_averr(int err, char *buf, size_t n)
     return buf;
 }
 
+/* FFmpeg's own messages only when asked for (-v): ours name the file and the problem. */
+static void quiet_ffmpeg(void)
+{
+    enum gc_log_level l = gc_log_get_level();
+    av_log_set_level(l >= GC_LOG_DEBUG ? AV_LOG_VERBOSE : l >= GC_LOG_VERBOSE ? AV_LOG_WARNING : AV_LOG_FATAL);
+}
+
+void media_ffmpeg_log_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, quiet_ffmpeg);
+}
+
 int media_err(int averr)
 {
     if (averr >= 0)
@@ -136,6 +149,7 @@ int media_source_open(media_source **out, const char *url, const struct media_so
 
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, avdevice_register_all);
+    media_ffmpeg_log_init();
 
     const AVInputFormat *ifmt = NULL;
     const char *fmt = s->p.format ? s->p.format : is_video_device(url) ? "v4l2" : NULL;

@@ -110,6 +110,7 @@ int media_writer_open(media_writer **out, const char *path, const struct media_s
     media_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
+    media_ffmpeg_log_init();
     snprintf(w->path, sizeof(w->path), "%s", path);
     snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", path);
     w->w = si->w;
