@@ -441,6 +441,21 @@ class Evaluator:
             return np.tile(x[0], [int(m) for m in x[1]])
         if op == "ConcatV2":
             return np.concatenate(x[:-1], axis=int(x[-1]))
+        if op in ("Sum", "Mean", "Prod", "Max", "Min"):
+            fn = {"Sum": np.sum, "Mean": np.mean, "Prod": np.prod, "Max": np.max, "Min": np.min}[op]
+            ax = tuple(int(i) for i in np.asarray(x[1]).reshape(-1))
+            return fn(x[0], axis=ax, keepdims=bool(a.get("keep_dims", False))).astype(np.asarray(x[0]).dtype)
+        if op == "Abs":
+            return np.abs(x[0])
+        if op in ("ZerosLike", "OnesLike"):
+            return (np.zeros_like if op == "ZerosLike" else np.ones_like)(x[0])
+        if op == "Fill":
+            return np.full([int(d) for d in x[0]], x[1])
+        if op == "MatrixDeterminant":
+            return np.asarray(np.linalg.det(x[0]), x[0].dtype)
+        if op == "Squeeze":
+            dims = a.get("squeeze_dims") or []
+            return np.squeeze(x[0], axis=tuple(dims)) if dims else np.squeeze(x[0])
         if op == "ExpandDims":
             return np.expand_dims(x[0], int(x[1]))
         if op == "OneHot":
@@ -595,9 +610,10 @@ class Extractor:
             addn, muln = "add", "mul_1"
         wc, bc, lc = [], [], []
         for sc in scopes:
-            wc.append(("graph: %s/Conv2D" % sc, lambda sc=sc: self.op(sc + "/Conv2D")))
-            bc.append(("graph: %s/%s" % (sc, addn), lambda sc=sc: self.op("%s/%s" % (sc, addn))))
-            lc.append(("graph: %s/%s" % (sc, muln), lambda sc=sc: self._log(self.op("%s/%s" % (sc, muln)), 1, out)))
+            side = "encoder" if sc.startswith(self.E + "/") else "decoder"
+            wc.append(("%s: %s/Conv2D" % (side, sc), lambda sc=sc: self.op(sc + "/Conv2D")))
+            bc.append(("%s: %s/%s" % (side, sc, addn), lambda sc=sc: self.op("%s/%s" % (sc, addn))))
+            lc.append(("%s: %s/%s" % (side, sc, muln), lambda sc=sc: self._log(self.op("%s/%s" % (sc, muln)), 1, out)))
         wc.append(("variable: " + var_w, lambda: self.var(var_w)))
         bc.append(("variable: " + var_b, lambda: self.var(var_b)))
         lc.append(("variable: " + var_logs, lambda: self._x3(self.var(var_logs))))
@@ -984,8 +1000,9 @@ def cmd_attributes(a):
     for i, tag in enumerate(TAGS):
         f = 1.0 if a.raw else DEMO_FACTOR.get(tag, 1.0)
         note = "" if f == 1.0 else (", negated as in OpenAI's demo" if f == -1.0 else ", scaled by %g as in OpenAI's demo" % f)
-        meta = {"glowcam.format": "1", "kind": "attribute", "name": tag, "count_pos": "0", "count_neg": "0",
-                "model_sha256": "", "source": "%s row %d, %s%s" % (os.path.basename(a.npy), i, tag, note)}
+        # count_pos/count_neg are left out: OpenAI's counts are not in the file
+        meta = {"glowcam.format": "1", "kind": "attribute", "name": tag, "model_sha256": "",
+                "source": "OpenAI %s row %d, %s%s" % (os.path.basename(a.npy), i, tag, note)}
         st_io.write(os.path.join(a.outdir, tag + ".safetensors"), {"vector": (z[i].astype(np.float64) * f).astype(np.float32)}, meta)
     print("%s: wrote %d attribute vectors of %d values to %s%s" % (PROG, len(TAGS), D, a.outdir,
                                                                    " (rows as stored)" if a.raw else
