@@ -124,6 +124,7 @@ const char *glow_st_meta(const glow_st *st, const char *key); /* __metadata__ st
 const float *glow_st_tensor(const glow_st *st, const char *name, int *ndim, int64_t shape[8]);
 int glow_st_count(const glow_st *st);                        /* number of tensors */
 const char *glow_st_name(const glow_st *st, int i);          /* i-th tensor's name (sorted), or NULL */
+int glow_st_index(const glow_st *st, const char *name);      /* i of a tensor's name, or -1 */
 const char *glow_st_path(const glow_st *st);
 const char *glow_st_sha256(const glow_st *st);               /* of the file's bytes, 64 hex digits */
 size_t glow_st_file_size(const glow_st *st);

@@ -99,7 +99,7 @@ struct resolver {
     const char *path;
     const glow_st *st;
     int found;
-    const float **seen; /* data of the resolved tensors, to name an unused one */
+    char *seen; /* per tensor of the file: resolved, to name an unused one */
 };
 
 static int get(struct resolver *r, const float **out, int optional, int ndim, int64_t d0, int64_t d1, int64_t d2,
@@ -115,6 +115,7 @@ static int get(struct resolver *r, const float **out, int optional, int ndim, in
     va_end(ap);
     int nd;
     int64_t sh[8];
+    const int idx = glow_st_index(r->st, name);
     const float *t = glow_st_tensor(r->st, name, &nd, sh);
     *out = t;
     if (!t) {
@@ -136,7 +137,8 @@ static int get(struct resolver *r, const float **out, int optional, int ndim, in
         gc_log(GC_LOG_ERROR, "%s: tensor %s has shape [%s], expected [%s]", r->path, name, got, exp);
         return -EINVAL;
     }
-    r->seen[r->found++] = t;
+    r->seen[idx] = 1;
+    r->found++;
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= (size_t)want[i];
@@ -155,18 +157,11 @@ static int get(struct resolver *r, const float **out, int optional, int ndim, in
 
 static int resolve_all(glow_model *m, const char *path, struct resolver *r);
 
-static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (const float *const *)a, y = (uintptr_t) * (const float *const *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int resolve(glow_model *m, const char *path)
 {
     struct resolver rr = {path, m->st, 0, NULL}, *r = &rr;
     int ret = -ENOMEM;
-    /* at most this many tensors resolve: 14 per step, 3 post, 3 prior per level, 2 top */
-    r->seen = calloc((size_t)m->cfg.n_levels * (14 * (size_t)m->cfg.depth + 6) + 2, sizeof(*r->seen));
+    r->seen = calloc((size_t)glow_st_count(m->st) + 1, 1);
     if (!r->seen)
         return -ENOMEM;
     ret = resolve_all(m, path, r);
@@ -258,15 +253,12 @@ static int resolve_all(glow_model *m, const char *path, struct resolver *r)
     m->latent_size = off;
     GC_ASSERT(off == (size_t)c->image_size * c->image_size * 3); /* the flow keeps the dimension */
     if (r->found != glow_st_count(m->st)) {
-        qsort(r->seen, (size_t)r->found, sizeof(*r->seen), cmp_ptr);
         const char *unused = "?";
-        for (int i = 0; i < glow_st_count(m->st); i++) {
-            const float *t = glow_st_tensor(m->st, glow_st_name(m->st, i), NULL, NULL);
-            if (!bsearch(&t, r->seen, (size_t)r->found, sizeof(*r->seen), cmp_ptr)) {
+        for (int i = 0; i < glow_st_count(m->st); i++)
+            if (!r->seen[i]) {
                 unused = glow_st_name(m->st, i);
                 break;
             }
-        }
         gc_log(GC_LOG_ERROR, "%s: tensor %s is not part of this configuration (%d unused tensors)", path, unused,
                glow_st_count(m->st) - r->found);
         return -EINVAL;

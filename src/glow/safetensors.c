@@ -323,24 +323,31 @@ const char *glow_st_meta(const glow_st *st, const char *key)
     return NULL;
 }
 
-const float *glow_st_tensor(const glow_st *st, const char *name, int *ndim, int64_t shape[8])
+int glow_st_index(const glow_st *st, const char *name)
 {
     int lo = 0, hi = st->n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2, c = strcmp(st->t[mid].name, name);
-        if (!c) {
-            if (ndim)
-                *ndim = st->t[mid].ndim;
-            if (shape)
-                memcpy(shape, st->t[mid].shape, sizeof(st->t[mid].shape));
-            return st->t[mid].data;
-        }
+        if (!c)
+            return mid;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid - 1;
     }
-    return NULL;
+    return -1;
+}
+
+const float *glow_st_tensor(const glow_st *st, const char *name, int *ndim, int64_t shape[8])
+{
+    int i = glow_st_index(st, name);
+    if (i < 0)
+        return NULL;
+    if (ndim)
+        *ndim = st->t[i].ndim;
+    if (shape)
+        memcpy(shape, st->t[i].shape, sizeof(st->t[i].shape));
+    return st->t[i].data;
 }
 
 int glow_st_count(const glow_st *st) { return st->n; }
