@@ -1,5 +1,5 @@
 /* Landmark accuracy and detection rate on the 300-W HELEN test crops.
- *   test_face_landmarks HELEN_DIR [STEP] [MIN_FOUND] [MAX_NME]
+ *   test_face_landmarks HELEN_DIR [STEP] [MIN_FOUND] [MAX_NME] [mirror]
  * STEP k runs every k-th face (sorted by name) to keep the ASan build within budget.
  * NME: mean point distance over the outer-eye-corner distance (points 36 and 45). */
 #include <dirent.h>
@@ -38,7 +38,7 @@ static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s HELEN_DIR [STEP] [MIN_FOUND] [MAX_NME]\n", argv[0]);
+        fprintf(stderr, "usage: %s HELEN_DIR [STEP] [MIN_FOUND] [MAX_NME] [mirror]\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "FAIL: cannot create detector/landmarker\n");
         return 1;
     }
-    int mirror = getenv("FACE_MIRROR") && atoi(getenv("FACE_MIRROR"));
+    int mirror = argc > 5 && !strcmp(argv[5], "mirror");
     face_landmarker_set_mirror(lm, mirror);
     int tried = 0, found = 0;
     double nme_sum = 0, t_det = 0, t_lm = 0;

@@ -190,6 +190,11 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
                    const float m[6], const float pts[FACE_N_POINTS][2],
                    const struct face_composite_params *p);
 
+/* The mask face_composite blends through, as a w x h image: 0 where the frame is left
+ * untouched, 1..255 for blend weights (0, 1]. For tests and debug views. */
+int face_composite_mask(uint8_t *mask, int w, int h, int crop_size, const float m[6],
+                        const float pts[FACE_N_POINTS][2], const struct face_composite_params *p);
+
 #ifdef __cplusplus
 }
 #endif
