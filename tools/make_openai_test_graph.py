@@ -265,7 +265,7 @@ class Model:
             P[v + "/l_1/W"] = r(3, 3, cc + 1, cw, s=0.3)
             P[v + "/l_1/actnorm_center/b"] = r(1, 1, 1, cw)
             P[v + "/l_1/actnorm_scale/logs"] = r(1, 1, 1, cw, s=0.05)
-            P[v + "/l_2/W"] = r(3, 3, cw + 1, cc, s=0.3)
+            P[v + "/l_2/W"] = r(3, 3, cw + 1, cc, s=0.1)
             P[v + "/l_2/b"] = r(1, 1, 1, cc)
             P[v + "/l_2/logs"] = r(1, cc, s=0.05)
         Ct = 12 * 2 ** (L - 1)
@@ -276,7 +276,7 @@ class Model:
         P["model/y_emb/b"] = r(1, cc)
         P["model/y_emb/logs"] = r(1, cc, s=0.05)
         P["model/Reshape_2"] = r(1, 1, 1, cc)
-        P["model/prior/p2/W"] = r(3, 3, cc + 1, 2 * Ct, s=0.2)
+        P["model/prior/p2/W"] = r(3, 3, cc + 1, 2 * Ct, s=0.05)
         P["model/prior/p2/b"] = r(1, 1, 1, 2 * Ct)
         P["model/prior/p2/logs"] = r(1, 2 * Ct, s=0.05)
         for k in P:
