@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "glow/blas.h"
@@ -101,8 +102,12 @@ static void blas_fix_coretype(void)
     setenv("OPENBLAS_CORETYPE", want, 1);
     gotoblas_dynamic_init();
     unsetenv("OPENBLAS_CORETYPE");
-    gc_log(GC_LOG_VERBOSE, "OpenBLAS chose %s kernels for this CPU (a model it does not know); using its %s kernels",
-           was, openblas_get_corename());
+    const char *now = openblas_get_corename();
+    if (now && corename_is_old(now))
+        gc_log(GC_LOG_WARN, "OpenBLAS uses its slow %s kernels on this CPU; set OPENBLAS_CORETYPE=%s", now, want);
+    else
+        gc_log(GC_LOG_VERBOSE, "OpenBLAS chose %s kernels for this CPU (a model it does not know); using its %s kernels",
+               was, now);
 #endif
 }
 
@@ -150,6 +155,7 @@ struct blas_state {
     const glow_model *m;
     struct glow_config cfg;
     int max_batch, threads;
+    int chunk; /* pixels per pass through the coupling network */
     struct blas_level lv[GLOW_MAX_LEVELS];
     float pre_lut[256];
     /* weights: every folded tensor is one allocation recorded here */
@@ -321,18 +327,16 @@ static void apply_lin(const struct blas_lin *l, const float *in, float *out, int
     prof_end(GLOW_BLAS_PROF_INVCONV, t0);
 }
 
-/* col[p][t*cin_pad + ci]: the 3x3 neighbourhood of src's first cin channels (row stride
- * sstride), zero outside the image, and the padding channel (1 outside) when cin_pad > cin.
- * Through a padded copy, so each output row is 3 contiguous runs of 3*cin_pad floats. */
-static void im2col(struct blas_state *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
-                   int w, float *col)
+/* A padded copy of src's first cin channels (row stride sstride): [n][h+2][w+2][cin_pad],
+ * zero outside the image, and the padding channel (1 outside) when cin_pad > cin. */
+static void pad_input(struct blas_state *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
+                      int w)
 {
     double t0 = prof_start();
-    const int K = 9 * cin_pad, pw = w + 2, ph = h + 2, run = 3 * cin_pad;
+    const int pw = w + 2, ph = h + 2;
     const int pad = cin_pad > cin;
-    float *ap = st->apad;
     for (int img = 0; img < n; img++) {
-        float *a = ap + (size_t)img * ph * pw * cin_pad;
+        float *a = st->apad + (size_t)img * ph * pw * cin_pad;
         for (int y = 0; y < ph; y++)
             for (int x = 0; x < pw; x++) {
                 float *d = a + ((size_t)y * pw + x) * cin_pad;
@@ -349,12 +353,29 @@ static void im2col(struct blas_state *st, const float *src, int sstride, int cin
                         d[cin] = 0.0f;
                 }
             }
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                float *c = col + ((size_t)(img * h + y) * w + x) * K;
-                for (int dy = 0; dy < 3; dy++)
-                    memcpy(c + dy * run, a + ((size_t)(y + dy) * pw + x) * cin_pad, run * sizeof(float));
+    }
+    prof_end(GLOW_BLAS_PROF_IM2COL, t0);
+}
+
+/* col[p - p0][t*cin_pad + ci] for pixels p0 .. p0+np-1 (of the batch): the 3x3
+ * neighbourhood from pad_input's copy, 3 contiguous runs of 3*cin_pad floats. */
+static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int np, float *col)
+{
+    double t0 = prof_start();
+    const int K = 9 * cin_pad, pw = w + 2, ph = h + 2, run = 3 * cin_pad;
+    int img = p0 / (h * w), y = p0 / w % h, x = p0 % w;
+    for (int i = 0; i < np; i++) {
+        const float *a = st->apad + ((size_t)(img * ph + y) * pw + x) * cin_pad;
+        float *c = col + (size_t)i * K;
+        for (int dy = 0; dy < 3; dy++)
+            memcpy(c + dy * run, a + (size_t)dy * pw * cin_pad, run * sizeof(float));
+        if (++x == w) {
+            x = 0;
+            if (++y == h) {
+                y = 0;
+                img++;
             }
+        }
     }
     prof_end(GLOW_BLAS_PROF_IM2COL, t0);
 }
@@ -372,24 +393,28 @@ static void bias_relu(float *restrict x, const float *restrict b, int P, int c)
     prof_end(GLOW_BLAS_PROF_RELU, t0);
 }
 
-/* The coupling network up to conv3's GEMM: st->taps[p][t*cout + o] */
+/* The coupling network up to conv3's GEMM: st->taps[p][t*cout + o]. In chunks of rows
+ * so the hidden activations stay in cache between their GEMMs and passes. */
 static void nn_taps(struct blas_state *st, const struct blas_step *s, const float *a, int astride, int n, int h,
                     int w)
 {
-    const int P = n * h * w, wd = st->cfg.width;
-    im2col(st, a, astride, s->c1.cin, s->c1.cin_pad, n, h, w, st->col);
-    double t0 = prof_start();
-    gemm(P, wd, 9 * s->c1.cin_pad, st->col, 9 * s->c1.cin_pad, s->c1.w, wd, 0.0f, st->h1, wd);
-    prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
-    bias_relu(st->h1, s->c1.b, P, wd);
-    t0 = prof_start();
-    gemm(P, wd, wd, st->h1, wd, s->w2, wd, 0.0f, st->h2, wd);
-    prof_end(GLOW_BLAS_PROF_CONV1_GEMM, t0);
-    bias_relu(st->h2, s->b2, P, wd);
-    t0 = prof_start();
-    const int tc = 9 * s->c3.cout;
-    gemm(P, tc, wd, st->h2, wd, s->c3.w, tc, 0.0f, st->taps, tc);
-    prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
+    const int P = n * h * w, wd = st->cfg.width, K1 = 9 * s->c1.cin_pad, tc = 9 * s->c3.cout;
+    pad_input(st, a, astride, s->c1.cin, s->c1.cin_pad, n, h, w);
+    for (int p0 = 0; p0 < P; p0 += st->chunk) {
+        const int np = P - p0 < st->chunk ? P - p0 : st->chunk;
+        im2col(st, s->c1.cin_pad, h, w, p0, np, st->col);
+        double t0 = prof_start();
+        gemm(np, wd, K1, st->col, K1, s->c1.w, wd, 0.0f, st->h1, wd);
+        prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
+        bias_relu(st->h1, s->c1.b, np, wd);
+        t0 = prof_start();
+        gemm(np, wd, wd, st->h1, wd, s->w2, wd, 0.0f, st->h2, wd);
+        prof_end(GLOW_BLAS_PROF_CONV1_GEMM, t0);
+        bias_relu(st->h2, s->b2, np, wd);
+        t0 = prof_start();
+        gemm(np, tc, wd, st->h2, wd, s->c3.w, tc, 0.0f, st->taps + (size_t)p0 * tc, tc);
+        prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
+    }
 }
 
 /* exp(x) in plain arithmetic the compiler vectorises (Cephes' expf polynomial, about
@@ -534,7 +559,8 @@ static void prior_conv(struct blas_state *st, const struct blas_level *lv, const
 {
     const int P = n * lv->h * lv->w;
     const struct blas_col_conv *cv = &lv->prior;
-    im2col(st, z, lv->c, cv->cin, cv->cin_pad, n, lv->h, lv->w, st->col);
+    pad_input(st, z, lv->c, cv->cin, cv->cin_pad, n, lv->h, lv->w);
+    im2col(st, cv->cin_pad, lv->h, lv->w, 0, P, st->col);
     double t0 = prof_start();
     gemm(P, cv->cout, 9 * cv->cin_pad, st->col, 9 * cv->cin_pad, cv->w, cv->cout, 0.0f, st->hp, cv->cout);
     prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
@@ -845,7 +871,12 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
 
     const size_t S = cfg->image_size;
     const size_t n_z = round64(S * S * 3 * st->max_batch);
-    const size_t n_h = round64((size_t)st->max_batch * (S / 2) * (S / 2) * cfg->width);
+    const size_t p0 = (size_t)st->max_batch * (S / 2) * (S / 2);
+    st->chunk = (int)p0;
+    const char *ch = getenv("GLOWCAM_BLAS_CHUNK");
+    if (ch && atoi(ch) > 0 && (size_t)atoi(ch) < p0)
+        st->chunk = atoi(ch);
+    const size_t n_h = round64((size_t)st->chunk * cfg->width);
     n_col = round64(n_col);
     n_taps = round64(n_taps);
     n_hp = round64(n_hp);
