@@ -5,6 +5,7 @@
  * quantization.
  *
  *   test_glow_blas [DATA_DIR]   (DATA_DIR = ${GLOWCAM_DATA}, for the real faces) */
+#define _GNU_SOURCE /* setenv */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -240,6 +241,12 @@ int main(int argc, char **argv)
     int fails = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         fails += run_case(&cases[i]);
+    /* the coupling network in chunks of rows that split images (the default chunk is the
+     * whole batch at these sizes) */
+    setenv("GLOWCAM_BLAS_CHUNK", "37", 1);
+    printf("with GLOWCAM_BLAS_CHUNK=37:\n");
+    fails += run_case(&cases[sizeof(cases) / sizeof(cases[0]) - 1]);
+    unsetenv("GLOWCAM_BLAS_CHUNK");
 #ifdef GLOWCAM_TEST_MEDIA
     if (argc < 2) {
         fprintf(stderr, "usage: test_glow_blas DATA_DIR\n");
