@@ -363,7 +363,10 @@ class Evaluator:
             if need:
                 stack += need
                 continue
-            self.cache[n] = self._run(nd)
+            try:
+                self.cache[n] = self._run(nd)
+            except (ValueError, IndexError, TypeError, KeyError, np.linalg.LinAlgError) as e:
+                raise ConvertError("evaluating %s (%s): %s" % (n, nd.op, e))
             stack.pop()
         return self.cache[name]
 
