@@ -144,26 +144,6 @@ static inline void from_ycc(const float *y, float *rgb)
     rgb[2] = y[0] + 1.772f * y[1];
 }
 
-static inline void sample_crop(const uint8_t *crop, int S, float u, float v, float out[3])
-{
-    /* bilinear with edge clamp; the mask keeps us a feather's width inside anyway */
-    if (u < 0)
-        u = 0;
-    if (v < 0)
-        v = 0;
-    if (u > S - 1)
-        u = (float)(S - 1);
-    if (v > S - 1)
-        v = (float)(S - 1);
-    int x0 = (int)u, y0 = (int)v;
-    int x1 = x0 + 1 < S ? x0 + 1 : S - 1, y1 = y0 + 1 < S ? y0 + 1 : S - 1;
-    float ax = u - x0, ay = v - y0;
-    const uint8_t *a = crop + ((size_t)y0 * S + x0) * 3, *b = crop + ((size_t)y0 * S + x1) * 3;
-    const uint8_t *c = crop + ((size_t)y1 * S + x0) * 3, *d = crop + ((size_t)y1 * S + x1) * 3;
-    for (int k = 0; k < 3; k++)
-        out[k] = (1 - ay) * ((1 - ax) * a[k] + ax * b[k]) + ay * ((1 - ax) * c[k] + ax * d[k]);
-}
-
 /* The blend weight at crop position (u, v): inside the crop by a feather's width (it has
  * no data beyond), times the feathered mask. */
 static float mask_alpha(enum face_mask kind, const struct hull *H, int S, float feather, float u, float v)
@@ -178,6 +158,99 @@ static float mask_alpha(enum face_mask kind, const struct hull *H, int S, float 
     return a * smooth01((1 - sqrtf(du * du + dv * dv)) * r / feather);
 }
 
+/* The crop as planes on its own pixel grid: alpha, then Y, Cb, Cr. The frame samples these
+ * bilinearly, so the mask is evaluated S*S times, not once per frame pixel, and the colour
+ * conversion commutes with the interpolation (both linear). */
+struct crop_planes {
+    int S;
+    float *a, *y[3];
+};
+
+static int planes_build(struct crop_planes *P, const uint8_t *crop, int S, const float m[6],
+                        const float pts[FACE_N_POINTS][2], const struct face_composite_params *p)
+{
+    float feather = fmaxf(p->feather * S, 1.0f);
+    struct hull H = {0};
+    if (p->mask == FACE_MASK_HULL && hull_build(&H, m, pts) < 0)
+        return -EINVAL;
+    size_t n = (size_t)S * S;
+    P->S = S;
+    P->a = malloc(n * 4 * sizeof(float));
+    if (!P->a)
+        return -ENOMEM;
+    for (int k = 0; k < 3; k++)
+        P->y[k] = P->a + n * (k + 1);
+    for (int v = 0; v < S; v++)
+        for (int u = 0; u < S; u++) {
+            size_t i = (size_t)v * S + u;
+            P->a[i] = mask_alpha(p->mask, &H, S, feather, (float)u, (float)v);
+            if (crop) {
+                float c[3] = {crop[3 * i], crop[3 * i + 1], crop[3 * i + 2]}, y[3];
+                to_ycc(c, y);
+                for (int k = 0; k < 3; k++)
+                    P->y[k][i] = y[k];
+            }
+        }
+    return 0;
+}
+
+/* alpha at (u, v), 0 outside the grid; *base and weights returned for the colour planes */
+static inline float planes_alpha(const struct crop_planes *P, float u, float v, size_t *base, float w4[4])
+{
+    int S = P->S;
+    if (!(u >= 0 && v >= 0 && u < S - 1 && v < S - 1))
+        return 0;
+    int x0 = (int)u, y0 = (int)v;
+    float ax = u - x0, ay = v - y0;
+    size_t i = (size_t)y0 * S + x0;
+    w4[0] = (1 - ax) * (1 - ay);
+    w4[1] = ax * (1 - ay);
+    w4[2] = (1 - ax) * ay;
+    w4[3] = ax * ay;
+    *base = i;
+    const float *a = P->a + i;
+    return w4[0] * a[0] + w4[1] * a[1] + w4[2] * a[S] + w4[3] * a[S + 1];
+}
+
+static inline float planes_sample(const float *pl, int S, size_t i, const float w4[4])
+{
+    return w4[0] * pl[i] + w4[1] * pl[i + 1] + w4[2] * pl[i + S] + w4[3] * pl[i + S + 1];
+}
+
+/* The frame's rectangle where the mask can be non-zero (the box of the crop's non-zero
+ * alpha cells, mapped back). 0, or 1 when empty. */
+static int mask_roi(const struct crop_planes *P, int w, int h, const float m[6], int *x0, int *y0, int *x1, int *y1)
+{
+    float inv[6];
+    int S = P->S, u0 = S, u1 = -1, v0 = S, v1 = -1;
+    if (face_transform_invert(m, inv) < 0)
+        return -EINVAL;
+    for (int v = 0; v < S; v++)
+        for (int u = 0; u < S; u++)
+            if (P->a[(size_t)v * S + u] > 0) {
+                u0 = u < u0 ? u : u0;
+                u1 = u > u1 ? u : u1;
+                v0 = v < v0 ? v : v0;
+                v1 = v > v1 ? v : v1;
+            }
+    if (u1 < 0)
+        return 1;
+    float xmin = 1e30f, xmax = -1e30f, ymin = 1e30f, ymax = -1e30f;
+    for (int c = 0; c < 4; c++) {
+        float x, y;
+        face_transform_point(inv, (c & 1) ? u1 + 1.0f : u0 - 1.0f, (c & 2) ? v1 + 1.0f : v0 - 1.0f, &x, &y);
+        xmin = fminf(xmin, x);
+        xmax = fmaxf(xmax, x);
+        ymin = fminf(ymin, y);
+        ymax = fmaxf(ymax, y);
+    }
+    *x0 = (int)floorf(fmaxf(xmin, 0));
+    *x1 = (int)ceilf(fminf(xmax, (float)(w - 1)));
+    *y0 = (int)floorf(fmaxf(ymin, 0));
+    *y1 = (int)ceilf(fminf(ymax, (float)(h - 1)));
+    return *x1 < *x0 || *y1 < *y0;
+}
+
 int face_composite_mask(uint8_t *mask, int w, int h, int crop_size, const float m[6],
                         const float pts[FACE_N_POINTS][2], const struct face_composite_params *p)
 {
@@ -187,17 +260,19 @@ int face_composite_mask(uint8_t *mask, int w, int h, int crop_size, const float 
     int S = crop_size;
     if (!mask || w <= 0 || h <= 0 || S < 4 || (p->mask == FACE_MASK_HULL && !pts))
         return -EINVAL;
-    float feather = fmaxf(p->feather * S, 1.0f);
-    struct hull H = {0};
-    if (p->mask == FACE_MASK_HULL && hull_build(&H, m, pts) < 0)
-        return -EINVAL;
+    struct crop_planes P;
+    int r = planes_build(&P, NULL, S, m, pts, p);
+    if (r < 0)
+        return r;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            float u = m[0] * x + m[1] * y + m[2], v = m[3] * x + m[4] * y + m[5];
-            float a = mask_alpha(p->mask, &H, S, feather, u, v);
+            float u = m[0] * x + m[1] * y + m[2], v = m[3] * x + m[4] * y + m[5], w4[4];
+            size_t base;
+            float a = planes_alpha(&P, u, v, &base, w4);
             /* 0 exactly where face_composite leaves the pixel alone */
             mask[(size_t)y * w + x] = a <= 0 ? 0 : (uint8_t)(1 + a * 254 + 0.5f);
         }
+    free(P.a);
     return 0;
 }
 
@@ -207,79 +282,39 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
     struct face_composite_params dp = face_composite_params_default();
     if (!p)
         p = &dp;
-    float inv[6];
     int S = crop_size;
-    if (!frame || !crop || w <= 0 || h <= 0 || S < 4 || face_transform_invert(m, inv) < 0)
-        return -EINVAL;
-    if (p->mask == FACE_MASK_HULL && !pts)
+    if (!frame || !crop || w <= 0 || h <= 0 || S < 4 || (p->mask == FACE_MASK_HULL && !pts))
         return -EINVAL;
     stride = face_stride(w, stride);
-    float feather = fmaxf(p->feather * S, 1.0f);
-    struct hull H = {0};
-    if (p->mask == FACE_MASK_HULL && hull_build(&H, m, pts) < 0)
-        return -EINVAL;
+    int x0, y0, x1, y1;
+    struct crop_planes P;
+    int r = planes_build(&P, crop, S, m, pts, p);
+    if (r < 0)
+        return r;
+    if ((r = mask_roi(&P, w, h, m, &x0, &y0, &x1, &y1)) != 0) {
+        free(P.a);
+        return r < 0 ? r : 0; /* singular, or entirely outside the frame */
+    }
 
-    /* where the mask can be non-zero: the crop's footprint in the frame, or the hull's */
-    float xmin = 1e30f, xmax = -1e30f, ymin = 1e30f, ymax = -1e30f;
-    for (int c = 0; c < 4; c++) {
-        float x, y;
-        face_transform_point(inv, (c & 1) ? (float)S : -1.0f, (c & 2) ? (float)S : -1.0f, &x, &y);
-        xmin = fminf(xmin, x);
-        xmax = fmaxf(xmax, x);
-        ymin = fminf(ymin, y);
-        ymax = fmaxf(ymax, y);
-    }
-    if (p->mask == FACE_MASK_HULL) {
-        float hx0 = 1e30f, hx1 = -1e30f, hy0 = 1e30f, hy1 = -1e30f;
-        for (int i = 0; i < H.nv; i++) {
-            float x, y;
-            face_transform_point(inv, H.v[i][0], H.v[i][1], &x, &y);
-            hx0 = fminf(hx0, x);
-            hx1 = fmaxf(hx1, x);
-            hy0 = fminf(hy0, y);
-            hy1 = fmaxf(hy1, y);
-        }
-        xmin = fmaxf(xmin, hx0 - 1);
-        xmax = fminf(xmax, hx1 + 1);
-        ymin = fmaxf(ymin, hy0 - 1);
-        ymax = fminf(ymax, hy1 + 1);
-    }
-    int x0 = (int)floorf(fmaxf(xmin, 0)), x1 = (int)ceilf(fminf(xmax, (float)(w - 1)));
-    int y0 = (int)floorf(fmaxf(ymin, 0)), y1 = (int)ceilf(fminf(ymax, (float)(h - 1)));
-    if (x1 < x0 || y1 < y0)
-        return 0; /* entirely outside the frame */
-    int rw = x1 - x0 + 1, rh = y1 - y0 + 1;
-    /* per ROI pixel: alpha and the crop's colour there (YCbCr) */
-    float *alpha = malloc((size_t)rw * rh * sizeof(float));
-    float *cy = malloc((size_t)rw * rh * 3 * sizeof(float));
-    if (!alpha || !cy) {
-        free(alpha);
-        free(cy);
-        return -ENOMEM;
-    }
+    /* colour statistics over the face's inner part (alpha >= 0.5), every other pixel */
     double sf[3] = {0}, sf2[3] = {0}, sc[3] = {0}, sc2[3] = {0}, ns = 0;
-    for (int y = y0; y <= y1; y++) {
+    for (int y = y0; y <= y1; y += 2) {
         const uint8_t *row = frame + (size_t)y * stride;
-        for (int x = x0; x <= x1; x++) {
-            size_t i = (size_t)(y - y0) * rw + (x - x0);
-            float u = m[0] * x + m[1] * y + m[2], v = m[3] * x + m[4] * y + m[5];
-            float a = mask_alpha(p->mask, &H, S, feather, u, v);
-            alpha[i] = a;
-            if (a <= 0)
+        for (int x = x0; x <= x1; x += 2) {
+            float u = m[0] * x + m[1] * y + m[2], v = m[3] * x + m[4] * y + m[5], w4[4];
+            size_t b;
+            if (planes_alpha(&P, u, v, &b, w4) < 0.5f)
                 continue;
-            float c[3], f[3] = {row[3 * x], row[3 * x + 1], row[3 * x + 2]}, yf[3];
-            sample_crop(crop, S, u, v, c);
-            to_ycc(c, cy + 3 * i);
-            if (a >= 0.5f) { /* colour statistics over the face's inner part */
-                to_ycc(f, yf);
-                for (int k = 0; k < 3; k++) {
-                    sf[k] += yf[k];
-                    sf2[k] += (double)yf[k] * yf[k];
-                    sc[k] += cy[3 * i + k];
-                    sc2[k] += (double)cy[3 * i + k] * cy[3 * i + k];
-                }
-                ns++;
+            float f[3] = {row[3 * x], row[3 * x + 1], row[3 * x + 2]}, yf[3];
+            to_ycc(f, yf);
+            for (int k = 0; k < 3; k++) {
+                float c = planes_sample(P.y[k], S, b, w4);
+                sf[k] += yf[k];
+                sf2[k] += (double)yf[k] * yf[k];
+                sc[k] += c;
+                sc2[k] += (double)c * c;
             }
+            ns++;
         }
     }
     /* colour match: shift and scale each YCbCr channel of the crop towards the frame's */
@@ -298,23 +333,24 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
     }
     for (int y = y0; y <= y1; y++) {
         uint8_t *row = frame + (size_t)y * stride;
-        for (int x = x0; x <= x1; x++) {
-            size_t i = (size_t)(y - y0) * rw + (x - x0);
-            float a = alpha[i];
+        float u = m[0] * x0 + m[1] * y + m[2], v = m[3] * x0 + m[4] * y + m[5];
+        for (int x = x0; x <= x1; x++, u += m[0], v += m[3]) {
+            float w4[4];
+            size_t b;
+            float a = planes_alpha(&P, u, v, &b, w4);
             if (a <= 0)
-                continue;
+                continue; /* never written: bit-identical outside the mask */
             float yc[3], c[3];
             for (int k = 0; k < 3; k++)
-                yc[k] = cy[3 * i + k] * gain[k] + off[k];
+                yc[k] = planes_sample(P.y[k], S, b, w4) * gain[k] + off[k];
             from_ycc(yc, c);
             uint8_t *q = row + 3 * x;
             for (int k = 0; k < 3; k++) {
-                float v = q[k] + a * (c[k] - q[k]);
-                q[k] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)(v + 0.5f);
+                float val = q[k] + a * (c[k] - q[k]);
+                q[k] = val <= 0 ? 0 : val >= 255 ? 255 : (uint8_t)(val + 0.5f);
             }
         }
     }
-    free(alpha);
-    free(cy);
+    free(P.a);
     return 0;
 }

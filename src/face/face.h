@@ -152,7 +152,7 @@ struct face_track {
 
 struct face_tracker_stats {
     int frames, detections;         /* frames seen, full-frame detections run */
-    double detect_s, landmark_s;    /* time spent in each */
+    double detect_s, landmark_s;    /* CPU seconds of the calling thread spent in each */
 };
 
 typedef struct face_tracker face_tracker;
