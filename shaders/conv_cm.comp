@@ -1,0 +1,127 @@
+#version 450
+// fp16-operand implicit-GEMM convolution (same contract as conv.comp; fp32 sums).
+// A and B tiles are rounded to fp16 in shared memory; the product runs on
+// NV cooperative matrices (tensor cores), or, built with -DEMULATE, on plain
+// arithmetic over the very same shared tiles (conv_h: tests this layout on devices
+// without the extension, lavapipe included).
+// Workgroup: 4 subgroups of 32 over a 128 x BN tile; wide (BN 64): 2x2 subgroups of
+// 64x32, narrow (BN 16): 4x1 subgroups of 32x16. Must match glow_vk_rec_conv in vk_ops.c.
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#ifndef EMULATE
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#endif
+#include "common.glsl"
+layout(local_size_x = 128) in;
+layout(constant_id = 0) const uint KS = 3;
+layout(constant_id = 1) const uint EDGE = 0;
+layout(constant_id = 2) const uint NARROW = 0;
+layout(constant_id = 3) const uint LN = 16; // cooperative-matrix N: 16 or 8
+const uint BM = 128, BK = 32, LM = 16, LK = 16;
+const uint BN = NARROW != 0u ? 16u : 64u;
+const uint SG_N = NARROW != 0u ? 1u : 2u;
+const uint WTM = NARROW != 0u ? 32u : 64u, WTN = NARROW != 0u ? 16u : 32u;
+const uint AST = BK + 8u, BST = BN + 8u; // row strides in halves (16-byte multiples)
+#include "conv_pc.glsl"
+#include "conv_load.glsl"
+
+shared float16_t As[BM * AST];
+shared float16_t Bs[BK * BST];
+
+#ifdef EMULATE
+const uint PER = BM * BN / 128u;
+#else
+const uint FM = WTM / LM, FN = WTN / LN;
+shared float Cs[4u * LM * 16u]; // one accumulator fragment per subgroup, for the epilogue
+#endif
+
+void main()
+{
+    uint tid = gl_LocalInvocationID.x;
+    uint m0 = (gl_WorkGroupID.z * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint n0 = gl_WorkGroupID.y * BN;
+    if (m0 >= pc.M)
+        return; // whole workgroup
+    uint K = KS * KS * pc.cin_pad;
+    // A loader: 8 pixels per invocation, one group of 4 k each; neighbours read neighbouring 16 bytes
+    uint ak = (tid % 8u) * 4u, arow = tid / 8u;
+    gc_pixel px[8];
+    for (uint i = 0u; i < 8u; i++)
+        px[i] = gc_pixel_of(m0 + arow + 16u * i);
+
+#ifdef EMULATE
+    float acc[PER];
+    for (uint i = 0u; i < PER; i++)
+        acc[i] = 0.0;
+#else
+    uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+    uint wm = sg / SG_N, wn = sg % SG_N;
+    fcoopmatNV<32, gl_ScopeSubgroup, LM, LN> acc[FM][FN];
+    for (uint i = 0u; i < FM; i++)
+        for (uint j = 0u; j < FN; j++)
+            acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, LM, LN>(0.0);
+#endif
+
+    for (uint k0 = 0u; k0 < K; k0 += BK) {
+        for (uint i = 0u; i < 8u; i++) {
+            vec4 a = gc_load_a4(px[i], k0 + ak);
+            uint s = (arow + 16u * i) * AST + ak;
+            As[s] = float16_t(a.x);
+            As[s + 1u] = float16_t(a.y);
+            As[s + 2u] = float16_t(a.z);
+            As[s + 3u] = float16_t(a.w);
+        }
+        for (uint e = tid; e < BK * BN; e += 128u) {
+            uint k = e / BN, o = e % BN;
+            float v = (k0 + k < K && n0 + o < pc.cout) ? pc.w.d[(k0 + k) * pc.cout + n0 + o] : 0.0;
+            Bs[k * BST + o] = float16_t(v);
+        }
+        barrier();
+#ifdef EMULATE
+        for (uint i = 0u; i < PER; i++) {
+            uint e = tid + 128u * i, m = e / BN, o = e % BN;
+            float s = acc[i];
+            for (uint k = 0u; k < BK; k++)
+                s = fma(float(As[m * AST + k]), float(Bs[k * BST + o]), s);
+            acc[i] = s;
+        }
+#else
+        for (uint kk = 0u; kk < BK; kk += LK) {
+            fcoopmatNV<16, gl_ScopeSubgroup, LM, LK> a[FM];
+            for (uint i = 0u; i < FM; i++)
+                coopMatLoadNV(a[i], As, (wm * WTM + i * LM) * AST + kk, AST, false);
+            for (uint j = 0u; j < FN; j++) {
+                fcoopmatNV<16, gl_ScopeSubgroup, LK, LN> b;
+                coopMatLoadNV(b, Bs, kk * BST + wn * WTN + j * LN, BST, false);
+                for (uint i = 0u; i < FM; i++)
+                    acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]);
+            }
+        }
+#endif
+        barrier();
+    }
+
+#ifdef EMULATE
+    for (uint i = 0u; i < PER; i++) {
+        uint e = tid + 128u * i, m = m0 + e / BN, o = n0 + e % BN;
+        if (m < pc.M && o < pc.cout)
+            pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i], o);
+    }
+#else
+    uint cbase = sg * LM * 16u;
+    for (uint i = 0u; i < FM; i++)
+        for (uint j = 0u; j < FN; j++) {
+            coopMatStoreNV(acc[i][j], Cs, cbase, LN, false);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint e = lane; e < LM * LN; e += 32u) {
+                uint m = m0 + wm * WTM + i * LM + e / LN, o = n0 + wn * WTN + j * LN + e % LN;
+                if (m < pc.M && o < pc.cout)
+                    pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(Cs[cbase + e], o);
+            }
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+        }
+#endif
+}

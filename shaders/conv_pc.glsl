@@ -1,0 +1,17 @@
+// Push constants of conv.comp and conv_cm.comp: must match struct glow_vk_pc_conv in vk_priv.h.
+const uint GC_CONV_BIAS = 1u, GC_CONV_SCALE = 2u, GC_CONV_RELU = 4u, GC_CONV_VEC4 = 8u;
+layout(push_constant) uniform PC {
+    FBufRO src;   // [M][src_stride], channels [src_off, src_off + cin)
+    FBufRO w;     // [KS*KS*cin_pad][cout], k = tap * cin_pad + ci
+    FBufRO bias;  // [cout] (flags & BIAS)
+    FBufRO scale; // [cout] (flags & SCALE)
+    FBuf dst;     // [M][dst_stride], channels [dst_off, dst_off + cout)
+    uint M;       // pixels in the batch: N * H * W
+    uint H, W;
+    uint cin, cin_pad;
+    uint src_stride, src_off;
+    uint cout;
+    uint dst_stride, dst_off;
+    uint flags;
+    uint mtiles_x; // workgroups along x; the m tile is z * mtiles_x + x
+} pc;

@@ -1,0 +1,154 @@
+/* Recording of each shader's dispatch: push constants, grid, pipeline choice. */
+#include <string.h>
+
+#include "glow/vk_priv.h"
+
+/* must match the shaders: 256 invocations per elementwise workgroup (common.glsl) */
+#define GROUP 256u
+
+static void grid1d(uint64_t total, uint32_t *x, uint32_t *y)
+{
+    uint64_t groups = (total + GROUP - 1) / GROUP;
+    if (!groups)
+        groups = 1;
+    *x = groups > 65535 ? 65535 : (uint32_t)groups;
+    *y = (uint32_t)((groups + *x - 1) / *x);
+}
+
+static int dispatch(struct glow_vk_ctx *ctx, VkCommandBuffer cb, enum glow_vk_shader sh, const uint32_t *spec, int nspec,
+                    const void *pc, size_t pc_size, uint32_t x, uint32_t y, uint32_t z)
+{
+    VkPipeline p = glow_vk_pipeline(ctx, sh, spec, nspec);
+    if (!p)
+        return -EIO;
+    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
+    vkCmdPushConstants(cb, ctx->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pc_size, pc);
+    vkCmdDispatch(cb, x, y, z);
+    return 0;
+}
+
+void glow_vk_rec_barrier(VkCommandBuffer cb)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                           VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0,
+                         NULL);
+}
+
+int glow_vk_conv_cin_pad(int cin, int edge) { return (cin + (edge ? 1 : 0) + 3) & ~3; }
+
+void glow_vk_conv_pack(const float *w, int cout, int cin_file, int ks, int edge, float *dst)
+{
+    const int cin_pad = glow_vk_conv_cin_pad(cin_file - (edge ? 1 : 0), edge);
+    const int taps = ks * ks;
+    memset(dst, 0, sizeof(float) * (size_t)taps * cin_pad * cout);
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin_file; i++)
+            for (int t = 0; t < taps; t++)
+                dst[((size_t)t * cin_pad + i) * cout + o] = w[((size_t)o * cin_file + i) * taps + t];
+}
+
+int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c)
+{
+    const int edge = c->ks == 3 && c->edge;
+    struct glow_vk_pc_conv pc = {
+        .src = c->src, .w = c->weights, .bias = c->bias, .scale = c->scale, .dst = c->dst,
+        .M = (uint32_t)(c->n * c->h * c->w), .H = (uint32_t)c->h, .W = (uint32_t)c->w, .cin = (uint32_t)c->cin,
+        .cin_pad = (uint32_t)glow_vk_conv_cin_pad(c->cin, edge), .src_stride = (uint32_t)c->src_stride,
+        .src_off = (uint32_t)c->src_off, .cout = (uint32_t)c->cout, .dst_stride = (uint32_t)c->dst_stride,
+        .dst_off = (uint32_t)c->dst_off};
+    pc.flags = (c->bias ? GLOW_VK_CONV_BIAS : 0) | (c->scale ? GLOW_VK_CONV_SCALE : 0) | (c->relu ? GLOW_VK_CONV_RELU : 0);
+    if (c->src % 16 == 0 && c->src_stride % 4 == 0 && c->src_off % 4 == 0)
+        pc.flags |= GLOW_VK_CONV_VEC4;
+    /* tile shapes: must match conv.comp (BM 64, BN 64|16) and conv_cm.comp (BM 128, BN 64|16) */
+    const int narrow = c->cout < 48;
+    enum glow_vk_shader sh = GLOW_VK_SH_CONV;
+    uint32_t bm = 64, bn = narrow ? 16 : 64;
+    uint32_t spec[4] = {(uint32_t)c->ks, (uint32_t)edge, bn, 0};
+    if (ctx->mma != GLOW_VK_MMA_FP32) {
+        sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM : GLOW_VK_SH_CONV_H;
+        bm = 128;
+        spec[2] = (uint32_t)narrow;
+        spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
+    }
+    uint32_t mt = (pc.M + bm - 1) / bm, nt = (pc.cout + bn - 1) / bn;
+    uint32_t x = mt > 65535 ? 65535 : mt, z = (mt + x - 1) / x;
+    pc.mtiles_x = x;
+    return dispatch(ctx, cb, sh, spec, 4, &pc, sizeof(pc), x, nt, z);
+}
+
+struct pc_pre {
+    VkDeviceAddress img, dst;
+    uint32_t total, size, n_bits;
+};
+
+int glow_vk_rec_pre(struct glow_vk_ctx *ctx, VkCommandBuffer cb, VkDeviceAddress images, VkDeviceAddress dst, int n,
+                    int size, int n_bits)
+{
+    struct pc_pre pc = {.img = images, .dst = dst, .total = (uint32_t)n * (size / 2) * (size / 2) * 12,
+                        .size = (uint32_t)size, .n_bits = (uint32_t)n_bits};
+    uint32_t x, y;
+    grid1d(pc.total, &x, &y);
+    return dispatch(ctx, cb, GLOW_VK_SH_PRE, NULL, 0, &pc, sizeof(pc), x, y, 1);
+}
+
+int glow_vk_rec_post(struct glow_vk_ctx *ctx, VkCommandBuffer cb, VkDeviceAddress src, VkDeviceAddress images, int n,
+                     int size, int n_bits)
+{
+    struct pc_pre pc = {.img = src, .dst = images, .total = (uint32_t)n * size * size * 3, .size = (uint32_t)size,
+                        .n_bits = (uint32_t)n_bits};
+    uint32_t x, y;
+    grid1d((pc.total + 3) / 4, &x, &y);
+    return dispatch(ctx, cb, GLOW_VK_SH_POST, NULL, 0, &pc, sizeof(pc), x, y, 1);
+}
+
+struct pc_squeeze {
+    VkDeviceAddress src, dst;
+    uint32_t total, h, w, c, big_stride;
+};
+
+int glow_vk_rec_squeeze(struct glow_vk_ctx *ctx, VkCommandBuffer cb, int dir, VkDeviceAddress big, VkDeviceAddress small,
+                        int n, int h, int w, int c, int big_stride)
+{
+    struct pc_squeeze pc = {.src = dir ? small : big, .dst = dir ? big : small,
+                            .total = (uint32_t)n * (h / 2) * (w / 2) * 4 * c, .h = (uint32_t)h, .w = (uint32_t)w,
+                            .c = (uint32_t)c, .big_stride = (uint32_t)big_stride};
+    uint32_t x, y, spec = (uint32_t)dir;
+    grid1d(pc.total, &x, &y);
+    return dispatch(ctx, cb, GLOW_VK_SH_SQUEEZE, &spec, 1, &pc, sizeof(pc), x, y, 1);
+}
+
+struct pc_coupling {
+    VkDeviceAddress x, h, ybias, yscale, ld;
+    uint32_t npix, hw, c, ld_stride, flags;
+};
+
+int glow_vk_rec_coupling(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_coupling *c)
+{
+    struct pc_coupling pc = {.x = c->x, .h = c->h, .ybias = c->ybias, .yscale = c->yscale, .ld = c->ld,
+                             .npix = (uint32_t)(c->n * c->hw), .hw = (uint32_t)c->hw, .c = (uint32_t)c->c,
+                             .ld_stride = (uint32_t)c->ld_stride,
+                             .flags = (c->ybias ? 1u : 0u) | (c->yscale ? 2u : 0u)};
+    uint32_t spec[2] = {(uint32_t)!!c->affine, (uint32_t)!!c->inverse}, x, y;
+    grid1d(pc.npix, &x, &y);
+    return dispatch(ctx, cb, GLOW_VK_SH_COUPLING, spec, 2, &pc, sizeof(pc), x, y, 1);
+}
+
+struct pc_gauss {
+    VkDeviceAddress x, h, lat, ld;
+    uint32_t npix, hw, cx, xoff, c, h_bstride, lat_stride, lat_off, ld_stride;
+};
+
+int glow_vk_rec_gauss(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_gauss *g)
+{
+    struct pc_gauss pc = {.x = g->x, .h = g->h, .lat = g->lat, .ld = g->ld, .npix = (uint32_t)(g->n * g->hw),
+                          .hw = (uint32_t)g->hw, .cx = (uint32_t)g->cx, .xoff = (uint32_t)g->xoff, .c = (uint32_t)g->c,
+                          .h_bstride = (uint32_t)g->h_bstride, .lat_stride = (uint32_t)g->lat_stride,
+                          .lat_off = (uint32_t)g->lat_off, .ld_stride = (uint32_t)g->ld_stride};
+    uint32_t spec = (uint32_t)!!g->inverse, x, y;
+    grid1d(pc.npix, &x, &y);
+    return dispatch(ctx, cb, GLOW_VK_SH_GAUSS, &spec, 1, &pc, sizeof(pc), x, y, 1);
+}

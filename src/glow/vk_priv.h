@@ -1,0 +1,153 @@
+/* Internal to the Vulkan backend (vk_ctx.c, vk_ops.c, vk.c) and its tests.
+ *
+ *   struct glow_vk_ctx *ctx;
+ *   glow_vk_ctx_create(&ctx, -1, 0, why, sizeof(why));   // best device (or $GLOWCAM_DEVICE)
+ *   struct glow_vk_buf b;
+ *   glow_vk_buf_create(ctx, &b, bytes, 0);              // device-local, addressed by shaders
+ *   VkCommandBuffer cb = glow_vk_cmd_begin(ctx);
+ *   glow_vk_rec_conv(ctx, cb, &conv);  glow_vk_rec_barrier(cb);
+ *   glow_vk_cmd_end_wait(ctx, cb);                      // submits, waits, frees cb
+ *
+ * Shaders reach buffers through buffer device addresses in push constants (no
+ * descriptor sets), so recording a dispatch is a push + dispatch. Every tensor is
+ * float32 [pixels][channels] (NHWC), the batch outermost.
+ */
+#ifndef GLOW_VK_PRIV_H
+#define GLOW_VK_PRIV_H
+
+#include <vulkan/vulkan.h>
+
+#include "glow/priv.h"
+
+enum glow_vk_shader {
+    GLOW_VK_SH_PRE,
+    GLOW_VK_SH_POST,
+    GLOW_VK_SH_SQUEEZE,
+    GLOW_VK_SH_COUPLING,
+    GLOW_VK_SH_GAUSS,
+    GLOW_VK_SH_CONV,      /* fp32 */
+    GLOW_VK_SH_CONV_H,    /* fp16 operands staged in shared memory, plain arithmetic */
+    GLOW_VK_SH_CONV_CM,   /* fp16 operands on NV cooperative matrices */
+    GLOW_VK_N_SHADERS
+};
+
+/* The matrix path of the convolutions. */
+enum glow_vk_mma {
+    GLOW_VK_MMA_FP32,   /* exact path, every device */
+    GLOW_VK_MMA_FP16,   /* operands rounded to fp16, fp32 sums, no tensor cores (tests the layout on lavapipe) */
+    GLOW_VK_MMA_COOPMAT /* operands rounded to fp16, VK_NV_cooperative_matrix, fp32 sums */
+};
+
+struct glow_vk_pipe_entry {
+    int shader;
+    uint32_t spec[4];
+    VkPipeline pipe;
+};
+
+struct glow_vk_ctx {
+    VkInstance inst;
+    VkPhysicalDevice phys;
+    VkDevice dev;
+    VkQueue queue;
+    uint32_t qfam;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem;
+    VkPipelineLayout layout;
+    VkShaderModule modules[GLOW_VK_N_SHADERS];
+    struct glow_vk_pipe_entry pipes[96];
+    int npipes;
+    VkCommandPool pool;
+    VkFence fence;
+    int index;          /* physical device index */
+    int has_f16;        /* shaderFloat16 enabled */
+    int has_coopmat;    /* VK_NV_cooperative_matrix with fp16 x fp16 + fp32 16x16x16 (or 16x8x16) */
+    uint32_t cm_m, cm_n, cm_k;
+    enum glow_vk_mma mma;
+    double timestamp_ns; /* timestampPeriod */
+};
+
+struct glow_vk_buf {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    VkDeviceAddress addr;
+    VkDeviceSize size;
+    void *map; /* non-NULL for host-visible buffers */
+};
+
+/* want_mma: the fastest allowed (FP32 for exact); the context lowers it to what the
+ * device offers (COOPMAT -> FP16 without the extension, FP16 -> FP32 without shaderFloat16). */
+int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma want_mma, char *describe,
+                       size_t describe_size);
+void glow_vk_ctx_free(struct glow_vk_ctx **ctx);
+const char *glow_vk_result_name(VkResult r);
+const char *glow_vk_mma_name(enum glow_vk_mma m);
+
+/* host_visible: mapped, coherent (for uploads and read-back); else device-local. */
+int glow_vk_buf_create(struct glow_vk_ctx *ctx, struct glow_vk_buf *b, VkDeviceSize size, int host_visible);
+void glow_vk_buf_free(struct glow_vk_ctx *ctx, struct glow_vk_buf *b);
+/* Copies through a temporary staging buffer (one submission each). */
+int glow_vk_upload(struct glow_vk_ctx *ctx, struct glow_vk_buf *dst, VkDeviceSize off, const void *src, size_t n);
+int glow_vk_download(struct glow_vk_ctx *ctx, struct glow_vk_buf *src, VkDeviceSize off, void *dst, size_t n);
+
+VkCommandBuffer glow_vk_cmd_begin(struct glow_vk_ctx *ctx); /* NULL on failure (logged) */
+int glow_vk_cmd_end_wait(struct glow_vk_ctx *ctx, VkCommandBuffer cb); /* frees cb */
+/* Submits a recorded (reusable) command buffer and waits for it. */
+int glow_vk_submit_wait(struct glow_vk_ctx *ctx, VkCommandBuffer cb);
+
+/* A compute pipeline of a shader with up to 4 uint specialization constants (cached). */
+VkPipeline glow_vk_pipeline(struct glow_vk_ctx *ctx, enum glow_vk_shader sh, const uint32_t *spec, int nspec);
+
+/* ---- recording (vk_ops.c) ---- */
+
+/* Push constants: must match shaders/conv_pc.glsl. */
+enum { GLOW_VK_CONV_BIAS = 1, GLOW_VK_CONV_SCALE = 2, GLOW_VK_CONV_RELU = 4, GLOW_VK_CONV_VEC4 = 8 };
+struct glow_vk_pc_conv {
+    VkDeviceAddress src, w, bias, scale, dst;
+    uint32_t M, H, W, cin, cin_pad, src_stride, src_off, cout, dst_stride, dst_off, flags, mtiles_x;
+};
+_Static_assert(sizeof(struct glow_vk_pc_conv) <= 128, "push constant limit");
+
+/* One convolution: dst[m][dst_off + o] = epilogue(sum A * w). */
+struct glow_vk_conv {
+    int ks;        /* 1 or 3 */
+    int edge;      /* 3x3 only: the extra input channel that is 1 outside the image */
+    int n, h, w;   /* batch and image */
+    int cin, src_stride, src_off;
+    int cout, dst_stride, dst_off;
+    VkDeviceAddress src, weights, bias, scale, dst; /* bias/scale 0 = none */
+    int relu;
+};
+
+/* Rows of the packed weight matrix: ks*ks*cin_pad, cin_pad = round_up(cin + edge, 4). */
+int glow_vk_conv_cin_pad(int cin, int edge);
+/* Packs PyTorch-layout weights w[cout][cin_file][ks][ks] (cin_file = cin + edge) into
+ * dst[(tap * cin_pad + ci) * cout + o] (zeros in the padding rows). */
+void glow_vk_conv_pack(const float *w, int cout, int cin_file, int ks, int edge, float *dst);
+
+void glow_vk_rec_barrier(VkCommandBuffer cb);
+int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c);
+/* images: packed bytes; dst: level-0 tensor [n][s/2][s/2][12] */
+int glow_vk_rec_pre(struct glow_vk_ctx *ctx, VkCommandBuffer cb, VkDeviceAddress images, VkDeviceAddress dst, int n,
+                    int size, int n_bits);
+int glow_vk_rec_post(struct glow_vk_ctx *ctx, VkCommandBuffer cb, VkDeviceAddress src, VkDeviceAddress images, int n,
+                     int size, int n_bits);
+/* dir 0: squeeze the first c channels of big [n][h][w][big_stride] into small [n][h/2][w/2][4c]; 1: back */
+int glow_vk_rec_squeeze(struct glow_vk_ctx *ctx, VkCommandBuffer cb, int dir, VkDeviceAddress big, VkDeviceAddress small,
+                        int n, int h, int w, int c, int big_stride);
+struct glow_vk_coupling {
+    int affine, inverse;
+    int n, hw, c;
+    VkDeviceAddress x, h, ybias, yscale, ld; /* ybias/yscale 0 = none */
+    int ld_stride;
+};
+int glow_vk_rec_coupling(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_coupling *c);
+struct glow_vk_gauss {
+    int inverse;
+    int n, hw;
+    int cx, xoff, c;
+    VkDeviceAddress x, h, lat, ld;
+    int h_bstride, lat_stride, lat_off, ld_stride;
+};
+int glow_vk_rec_gauss(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_gauss *g);
+
+#endif

@@ -1,0 +1,255 @@
+/* The Vulkan backend against the reference, whole model: random models of several
+ * configurations (affine/additive, edge padding, level_post, ybias/yscale), batches of
+ * 1 and several, encode (latents and bits/dim) and decode; exact round trips on random
+ * images and on real faces; the fp16-operand path with its own bound.
+ *
+ *   test_glow_vk_model TMPDIR [IDENTITIES_DIR]
+ * Relative error = max |vulkan - reference| / max |reference| over a batch's latents. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "glow/glow.h"
+#include "glow_random_model.h"
+#ifdef HAVE_MEDIA
+#include "media/media.h"
+#endif
+
+#define LAT_BOUND 1e-5      /* fp32, whole model */
+#define LAT_BOUND_FP16 3e-2 /* fp16 operands in every convolution */
+#define BPD_BOUND 1e-5      /* absolute, bits/dim */
+
+static int failures;
+
+static void check(const char *what, double v, double bound)
+{
+    int ok = v <= bound && v == v;
+    printf("%-86s %.2e (bound %.0e) %s\n", what, v, bound, ok ? "ok" : "FAIL");
+    failures += !ok;
+}
+
+static double rel_err(const float *a, const float *r, size_t n)
+{
+    double mx = 0, md = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(r[i]) > mx)
+            mx = fabs(r[i]);
+        double d = fabs((double)a[i] - r[i]);
+        if (!(d <= md))
+            md = d;
+    }
+    return md / (mx > 0 ? mx : 1);
+}
+
+static glow_engine *engine(const glow_model *m, enum glow_backend b, int max_batch, int fp16)
+{
+    struct glow_params p = glow_params_default();
+    p.backend = b;
+    p.max_batch = max_batch;
+    p.fp16 = fp16;
+    glow_engine *e = NULL;
+    if (glow_engine_create(&e, m, &p) < 0) {
+        printf("FAIL: cannot create the %s engine\n", glow_backend_name(b));
+        failures++;
+        return NULL;
+    }
+    return e;
+}
+
+/* Encode n images on both engines, compare; decode the reference latents on both, compare;
+ * round trip on vk. */
+static void compare(const char *tag, const glow_model *m, glow_engine *ref, glow_engine *vk, const uint8_t *img, int n,
+                    double lat_bound, int want_exact_decode)
+{
+    const struct glow_config *c = glow_model_config(m);
+    const size_t isz = (size_t)c->image_size * c->image_size * 3, D = glow_latent_size(m);
+    float *zr = malloc(n * D * 4), *zv = malloc(n * D * 4);
+    double *br = malloc(n * sizeof(double)), *bv = malloc(n * sizeof(double));
+    uint8_t *dr = malloc(n * isz), *dv = malloc(n * isz), *rt = malloc(n * isz);
+    char what[256];
+    if (glow_encode(ref, img, n, zr, br) < 0 || glow_encode(vk, img, n, zv, bv) < 0 ||
+        glow_decode(ref, zr, n, dr) < 0 || glow_decode(vk, zr, n, dv) < 0 || glow_decode(vk, zv, n, rt) < 0) {
+        printf("%s: FAIL encode/decode returned an error\n", tag);
+        failures++;
+        goto out;
+    }
+    snprintf(what, sizeof(what), "%s n=%d: latent max_rel", tag, n);
+    check(what, rel_err(zv, zr, n * D), lat_bound);
+    double bd = 0;
+    for (int i = 0; i < n; i++)
+        if (!(fabs(bv[i] - br[i]) <= bd))
+            bd = fabs(bv[i] - br[i]);
+    snprintf(what, sizeof(what), "%s n=%d: bits/dim |diff| (ref %.4f)", tag, n, br[0]);
+    check(what, bd, lat_bound == LAT_BOUND ? BPD_BOUND : 1e-2);
+    size_t dm = 0, rm = 0;
+    const int shift = 8 - c->n_bits;
+    for (size_t i = 0; i < n * isz; i++) {
+        dm += dv[i] != dr[i];
+        rm += rt[i] != (uint8_t)((img[i] >> shift) << shift);
+    }
+    printf("%-86s %zu/%zu %s\n", "    decode(reference latents) pixels differing from the reference", dm, n * isz,
+           !want_exact_decode || !dm ? "ok" : "FAIL");
+    printf("%-86s %zu/%zu %s\n", "    round trip decode(encode(x)) != quantized x", rm, n * isz, !rm ? "ok" : "FAIL");
+    failures += (want_exact_decode && dm) || rm;
+out:
+    free(zr), free(zv), free(br), free(bv), free(dr), free(dv), free(rt);
+}
+
+static uint8_t *random_images(int n, int S, unsigned seed)
+{
+    size_t isz = (size_t)S * S * 3;
+    uint8_t *img = malloc(n * isz);
+    srand(seed);
+    for (int k = 0; k < n; k++)
+        for (size_t i = 0; i < isz; i++) {
+            int v = (k % 3 == 0) ? rand() & 255 : (int)((i / 3) * 255 / (isz / 3)) + rand() % 41 - 20;
+            img[k * isz + i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    return img;
+}
+
+static const struct {
+    const char *name;
+    struct glow_random_cfg cfg;
+} models[] = {
+    {"affine-edge", {.size = 16, .levels = 2, .depth = 2, .width = 16, .affine = 1, .edge = 1, .n_bits = 5, .seed = 1}},
+    {"additive-post-ybias", {.size = 16, .levels = 3, .depth = 2, .width = 8, .affine = 0, .edge = 0, .level_post = 1,
+                             .n_bits = 5, .ybias = GLOW_RANDOM_ALL, .yscale = GLOW_RANDOM_LAST, .seed = 2}},
+    {"affine-post-8bit", {.size = 8, .levels = 1, .depth = 3, .width = 12, .affine = 1, .edge = 0, .level_post = 1,
+                          .n_bits = 8, .seed = 3}},
+    {"additive-edge-yscale", {.size = 32, .levels = 3, .depth = 2, .width = 24, .affine = 0, .edge = 1, .n_bits = 5,
+                              .ybias = GLOW_RANDOM_LAST, .yscale = GLOW_RANDOM_ALL, .seed = 4}},
+    {"affine-wide", {.size = 16, .levels = 2, .depth = 1, .width = 72, .affine = 1, .edge = 1, .level_post = 1,
+                     .n_bits = 6, .seed = 5}},
+};
+
+#ifdef HAVE_MEDIA
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The first `per` images of each person under dir, resized to S. */
+static int load_faces(const char *dir, int per, int S, uint8_t **out)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("FAIL: cannot open %s\n", dir);
+        return -1;
+    }
+    char *names[64];
+    int nn = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && nn < 64)
+        if (de->d_name[0] != '.' && strcmp(de->d_name, "expressions"))
+            names[nn++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, nn, sizeof(*names), cmp_str);
+    const size_t isz = (size_t)S * S * 3;
+    uint8_t *img = malloc((size_t)nn * per * isz);
+    int n = 0;
+    for (int i = 0; i < nn; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        DIR *sd = opendir(path);
+        char *files[256];
+        int nf = 0;
+        while (sd && (de = readdir(sd)) && nf < 256) {
+            const char *dot = strrchr(de->d_name, '.');
+            if (dot && (!strcmp(dot, ".png") || !strcmp(dot, ".jpg")))
+                files[nf++] = strdup(de->d_name);
+        }
+        if (sd)
+            closedir(sd);
+        qsort(files, nf, sizeof(*files), cmp_str);
+        for (int k = 0; k < nf; k++) {
+            if (k < per) {
+                char fp[8192];
+                snprintf(fp, sizeof(fp), "%s/%s", path, files[k]);
+                uint8_t *rgb;
+                int w, h;
+                if (media_image_read(fp, &rgb, &w, &h) == 0) {
+                    if (media_image_resize(rgb, w, h, img + n * isz, S, S) == 0)
+                        n++;
+                    free(rgb);
+                }
+            }
+            free(files[k]);
+        }
+        free(names[i]);
+    }
+    *out = img;
+    return n;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_glow_vk_model TMPDIR [IDENTITIES_DIR]\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    mkdir(argv[1], 0777);
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/vk-%s.safetensors", argv[1], models[i].name);
+        glow_model *m = NULL;
+        if (glow_random_model_write(path, &models[i].cfg) < 0 || glow_model_load(&m, path) < 0) {
+            printf("FAIL: cannot make model %s\n", path);
+            failures++;
+            continue;
+        }
+        const struct glow_config *c = glow_model_config(m);
+        glow_engine *ref = engine(m, GLOW_BACKEND_REFERENCE, 8, 0), *vk = engine(m, GLOW_BACKEND_VULKAN, 3, 0);
+        if (i == 0 && vk)
+            printf("%s\n", glow_engine_describe(vk));
+        char tag[160];
+        snprintf(tag, sizeof(tag), "fp32 %s (S%d L%d K%d W%d)", models[i].name, c->image_size, c->n_levels, c->depth,
+                 c->width);
+        uint8_t *img = random_images(5, c->image_size, 7 + (unsigned)i);
+        if (ref && vk) {
+            compare(tag, m, ref, vk, img, 1, LAT_BOUND, 1);
+            compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1); /* 3 + 2: two recorded batch sizes */
+        }
+        glow_engine_free(&vk);
+        if (i == 0 || i == 4) { /* the fp16-operand convolutions, whole model */
+            glow_engine *h = engine(m, GLOW_BACKEND_VULKAN, 4, 1);
+            snprintf(tag, sizeof(tag), "fp16 %s (S%d L%d K%d W%d)", models[i].name, c->image_size, c->n_levels,
+                     c->depth, c->width);
+            if (ref && h)
+                compare(tag, m, ref, h, img, 4, LAT_BOUND_FP16, 0);
+            glow_engine_free(&h);
+        }
+        free(img);
+        glow_engine_free(&ref);
+        glow_model_free(&m);
+    }
+#ifdef HAVE_MEDIA
+    if (argc > 2) {
+        struct glow_random_cfg rc = {.size = 32, .levels = 3, .depth = 2, .width = 16, .affine = 1, .edge = 1,
+                                     .n_bits = 5, .seed = 11};
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/vk-faces.safetensors", argv[1]);
+        glow_model *m = NULL;
+        uint8_t *img = NULL;
+        int n = load_faces(argv[2], 2, 32, &img);
+        if (n < 10 || glow_random_model_write(path, &rc) < 0 || glow_model_load(&m, path) < 0) {
+            printf("FAIL: real faces: %d loaded from %s (10 needed) or model %s\n", n, argv[2], path);
+            failures++;
+        } else {
+            glow_engine *ref = engine(m, GLOW_BACKEND_REFERENCE, 8, 0), *vk = engine(m, GLOW_BACKEND_VULKAN, 8, 0);
+            char tag[160];
+            snprintf(tag, sizeof(tag), "fp32 real faces from %s at 32x32", "identities/");
+            if (ref && vk)
+                compare(tag, m, ref, vk, img, n, LAT_BOUND, 1);
+            glow_engine_free(&vk);
+            glow_engine_free(&ref);
+        }
+        free(img);
+        glow_model_free(&m);
+    }
+#endif
+    printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+    return failures ? 1 : 0;
+}
