@@ -268,8 +268,12 @@ def conv2d(x, w, padding, strides=(1, 1, 1, 1), fmt="NHWC"):
     Ho, Wo = H - kh + 1, W - kw + 1
     if kh == 1 and kw == 1:
         return x.reshape(-1, C).dot(w.reshape(C, cout)).reshape(n, Ho, Wo, cout)
-    cols = np.concatenate([x[:, dy:dy + Ho, dx:dx + Wo, :] for dy in range(kh) for dx in range(kw)], axis=3)
-    return cols.reshape(-1, kh * kw * C).dot(w.reshape(kh * kw * C, cout)).reshape(n, Ho, Wo, cout)
+    out = None  # one GEMM per tap: no 9x im2col copy (the real model's level 0 is 128x128x513)
+    for dy in range(kh):
+        for dx in range(kw):
+            t = np.ascontiguousarray(x[:, dy:dy + Ho, dx:dx + Wo, :]).reshape(-1, C).dot(w[dy, dx])
+            out = t if out is None else out + t
+    return out.reshape(n, Ho, Wo, cout)
 
 
 def edge_classes(H, W):
@@ -369,6 +373,44 @@ class Evaluator:
                 raise ConvertError("evaluating %s (%s): %s" % (n, nd.op, e))
             stack.pop()
         return self.cache[name]
+
+    def ev_many(self, names):
+        """Evaluates NAMES, dropping each intermediate value once its last consumer has run
+        (the real model's encoder has gigabytes of activations)."""
+        want = [_in(n)[0] for n in names]
+        order, seen, stack = [], set(), [(n, False) for n in want]
+        while stack:  # iterative post-order over what is needed
+            n, done = stack.pop()
+            if done:
+                order.append(n)
+                continue
+            if n in seen or n in self.cache:
+                continue
+            seen.add(n)
+            nd = self.node(n)
+            stack.append((n, True))
+            if not self._lazy(nd):
+                stack += [(_in(i)[0], False) for i in nd.inputs]
+        refs = {}
+        for n in order:
+            nd = self.nodes[n]
+            if not self._lazy(nd):
+                for i in nd.inputs:
+                    refs[_in(i)[0]] = refs.get(_in(i)[0], 0) + 1
+        for n in order:
+            nd = self.nodes[n]
+            try:
+                self.cache[n] = self._run(nd)
+            except (ValueError, IndexError, TypeError, KeyError, np.linalg.LinAlgError) as e:
+                raise ConvertError("evaluating %s (%s): %s" % (n, nd.op, e))
+            if self._lazy(nd):
+                continue
+            for i in nd.inputs:
+                j = _in(i)[0]
+                refs[j] -= 1
+                if refs[j] == 0 and j not in want and j in seen and self.nodes[j].op != "Const":
+                    del self.cache[j]
+        return [self.cache[n] for n in want]
 
     def _lazy(self, nd):
         if nd.op != "Mul":
@@ -878,7 +920,13 @@ def glowcam_encode(t, meta, u8):
     x = np.floor(u8.astype(np.float64) / 2 ** (8 - nb)) / 2 ** nb - 0.5 + 1.0 / 2 ** (nb + 1)
     z = np_squeeze(x[None])
     eps = []
-    T = {k: v.astype(np.float64) for k, v in t.items()}
+    class T64(dict):  # float64 on access: a whole float64 copy of the real model is 1.4 GB
+        def __getitem__(self, k):
+            return dict.__getitem__(self, k).astype(np.float64)
+
+        def get(self, k, d=None):
+            return self[k] if k in self else d
+    T = T64(t)
 
     def an_inv(z, p):
         z = (z + T[p + ".actnorm.bias"]) * np.exp(T[p + ".actnorm.logscale"])
@@ -927,7 +975,7 @@ def verify(nodes, ex, tensors, meta):
     absent = [o for o in outs if o not in nodes]
     if absent:
         raise ConvertError("--verify: the graph has no encoder outputs %s" % ", ".join(absent))
-    ref = np.concatenate([np.asarray(ev.ev(o), np.float64).reshape(-1) for o in outs])
+    ref = np.concatenate([np.asarray(v, np.float64).reshape(-1) for v in ev.ev_many(outs)])
     got = glowcam_encode(tensors, meta, u8)
     err = float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-30))
     return err, float(np.max(np.abs(got - ref)))
