@@ -10,7 +10,8 @@ Module API
     cfg = gt.make_config(image_size=64, n_levels=3, depth=8, width=128, coupling="affine",
                          n_bits=5, edge_padding=True, level_post=False,
                          ybias="none", yscale="none")          # dict; "none" | "all" | "last"
-    m = gt.Glow(cfg)                       # nn.Module; m.state_dict() keys are exactly the
+    m = gt.Glow(cfg)                       # nn.Module (invconv random rotations, conv3/priors zero,
+                                           # like OpenAI); m.state_dict() keys are exactly the
                                            # DESIGN.md tensor names (levels.0.steps.0.actnorm.bias, ...)
     m = gt.Glow.from_file(path)            # config from the file's __metadata__ (+ which ybias/yscale exist)
     m.save(path, meta={"name": ..})        # safetensors with full metadata (path.tmp, then rename)
@@ -126,7 +127,8 @@ class InvConv(nn.Module):
 
     def __init__(self, c):
         super().__init__()
-        self.weight = nn.Parameter(torch.eye(c))
+        # a random rotation, as OpenAI initializes it (identity would leave channels unmixed)
+        self.weight = nn.Parameter(torch.linalg.qr(torch.randn(c, c))[0])
 
     def forward(self, x):
         y = F.conv2d(x, self.weight.view(*self.weight.shape, 1, 1))
@@ -319,7 +321,7 @@ class Glow(nn.Module):
     def _as_nchw_u8(self, u8):
         if isinstance(u8, np.ndarray):
             u8 = torch.from_numpy(np.ascontiguousarray(u8))
-        return u8.to(torch.int64).permute(0, 3, 1, 2)
+        return u8.to(device=self.top.mean.device, dtype=torch.int64).permute(0, 3, 1, 2)
 
     def preprocess(self, u8):
         """uint8 NHWC -> NCHW at the centre of each n_bits bin (DESIGN.md preprocess)."""
@@ -401,7 +403,7 @@ class Glow(nn.Module):
     def decode(self, latent):
         if isinstance(latent, np.ndarray):
             latent = torch.from_numpy(latent)
-        latent = latent.to(self.top.mean.dtype)
+        latent = latent.to(device=self.top.mean.device, dtype=self.top.mean.dtype)
         eps = self.eps_from_latent(latent)
         L = len(self.levels)
         z = None
