@@ -51,6 +51,8 @@ expect 1 "not an image" "notimage.png" -- "$G" encode notimage.png -m "$m" -o x.
 expect 1 "latent of the wrong length" "l1.npy" -- "$G" decode l1.npy -m "$small" -o x.png
 echo "garbage" > bad.safetensors
 expect 1 "malformed model" "bad.safetensors" -- "$G" model-info bad.safetensors
+mkdir -p adir
+expect 1 "model is a folder" "adir" -- "$G" model-info adir
 expect 1 "missing model" "nomodel.safetensors" -- "$G" encode a.png -m nomodel.safetensors -o x.npy
 expect 1 "latent not .npy" "a.png" -- "$G" decode a.png -m "$m" -o x.png
 expect 1 "unknown output type" "x.gif" -- "$G" decode l1.npy -m "$m" -o x.gif

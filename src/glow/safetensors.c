@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "glow/priv.h"
@@ -283,12 +284,13 @@ int glow_st_open(glow_st **out, const char *path)
         gc_log(GC_LOG_ERROR, "%s: cannot open: %s", path, gc_strerror(ret));
         return ret;
     }
-    long size;
-    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        ret = -EIO;
-        gc_log(GC_LOG_ERROR, "%s: cannot read (not a regular file?)", path);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        ret = -EINVAL;
+        gc_log(GC_LOG_ERROR, "%s: not a regular file", path);
         goto fail;
     }
+    const long size = (long)sb.st_size;
     buf = malloc(size ? (size_t)size : 1);
     ret = -ENOMEM;
     if (!buf) {
