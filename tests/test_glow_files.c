@@ -564,15 +564,23 @@ int main(int argc, char **argv)
     hand_made(&f, &add);
     printf("hand-made malformed files: %d cases, %d rejected as expected, %d loaded as expected\n", n_hand,
            n_hand_rejected, n_hand - n_hand_rejected);
-    int rejected, kinds[8] = {0};
-    double t0 = (double)clock();
-    mutations(&f, count, &rejected, kinds);
-    printf("random mutations: %d files tried, %d rejected cleanly, %d loaded and ran (harmless), %.1f s\n", count,
-           rejected, count - rejected, ((double)clock() - t0) / CLOCKS_PER_SEC);
-    printf("  by kind (header bits, digits, random bytes, truncation, header delete, header insert, length, data): "
-           "%d %d %d %d %d %d %d %d\n", kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5], kinds[6], kinds[7]);
-    CHECK(count >= 1000, "at least 1000 mutations (got %d)", count);
-    CHECK(rejected > count / 2, "most mutations must be rejected (%d of %d)", rejected, count);
+    const struct model_file *bases[2] = {&f, &add};
+    const char *base_names[2] = {argv[1], argv[2]};
+    int total = 0, total_rej = 0;
+    for (int bi = 0; bi < 2; bi++) {
+        int rejected, kinds[8] = {0}, cnt = bi == 0 ? count : count / 2;
+        double t0 = (double)clock();
+        mutations(bases[bi], cnt, &rejected, kinds);
+        printf("random mutations of %s: %d files tried, %d rejected cleanly, %d loaded and ran (harmless), %.1f s CPU\n",
+               base_names[bi], cnt, rejected, cnt - rejected, ((double)clock() - t0) / CLOCKS_PER_SEC);
+        printf("  by kind (header bits, digits, random bytes, truncation, header delete, header insert, length, data): "
+               "%d %d %d %d %d %d %d %d\n", kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5], kinds[6], kinds[7]);
+        CHECK(rejected > cnt / 2, "most mutations must be rejected (%d of %d)", rejected, cnt);
+        total += cnt;
+        total_rej += rejected;
+    }
+    printf("random mutations in all: %d tried, %d rejected, %d harmless\n", total, total_rej, total - total_rej);
+    CHECK(total >= 1000, "at least 1000 mutations (got %d)", total);
     free(f.bytes);
     free(add.bytes);
     printf("%s: %d failures\n", g_fail ? "FAILED" : "ok", g_fail);
