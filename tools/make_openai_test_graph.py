@@ -787,6 +787,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-encoder-flow", action="store_true")
     ap.add_argument("--drop", action="append", default=[])
+    ap.add_argument("--no-reference", action="store_true", help="skip the reference latent (full-size timing runs)")
     a = ap.parse_args()
     S, L = a.image_size, a.levels
     if S % 2 ** L or S // 2 ** L < 3 or a.depth < 2:
@@ -794,7 +795,7 @@ def main():
     rng = np.random.default_rng(a.seed)
     m = Model(rng, S, L, a.depth, a.width)
     u8 = rng.integers(0, 256, size=(S, S, 3), dtype=np.uint8)
-    ref = reference_encode(m, u8).astype(np.float32)
+    ref = None if a.no_reference else reference_encode(m, u8).astype(np.float32)
     g = Writer(m, a.kind, enc_flow=not a.no_encoder_flow).write()
     for d in a.drop:
         if d not in g.names:
@@ -806,9 +807,10 @@ def main():
     os.replace(os.path.join(a.out, "graph.pb.tmp"), os.path.join(a.out, "graph.pb"))
     write_png(os.path.join(a.out, "input.png"), u8)
     np.save(os.path.join(a.out, "input.npy"), u8)
-    np.save(os.path.join(a.out, "reference.npy"), ref)
+    if ref is not None:
+        np.save(os.path.join(a.out, "reference.npy"), ref)
     info = dict(kind=a.kind, image_size=S, n_levels=L, depth=a.depth, width=a.width, seed=a.seed,
-                nodes=len(g.nodes) - len(a.drop), bytes=len(data), latent=int(ref.shape[1]))
+                nodes=len(g.nodes) - len(a.drop), bytes=len(data), latent=S * S * 3)
     with open(os.path.join(a.out, "info.json"), "w") as f:
         json.dump(info, f, indent=1)
     print("make_openai_test_graph: %s graph, %d nodes, %d bytes -> %s" % (a.kind, info["nodes"], len(data), a.out))
