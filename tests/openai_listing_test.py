@@ -153,7 +153,7 @@ def main():
           "configuration read from the real graph: %s" % {k: meta.get(k) for k in want})
     expect = {}
     for l in range(6):
-        C, H = 12 * 2 ** l, 128 >> l
+        C = 12 * 2 ** l
         h = C // 2
         for s in range(32):
             p = "levels.%d.steps.%d" % (l, s)
@@ -197,6 +197,17 @@ def main():
     check(not ex.missing and shapes.get("levels.5.steps.31.coupling.conv3.weight") == (192, 513, 3, 3),
           "optimized graph: fused layer model/5/31/f1/l_last_NCHW {EW,G,B,EG,EB} -> conv3 weight %s"
           % (shapes.get("levels.5.steps.31.coupling.conv3.weight"),))
+    # edge gains other than 1 have no edge-padding equivalent: refused, naming the layer
+    onodes["model/5/31/f1/l_last_NCHW/EG"].attr["value"] = FakeTensor(np.full((192, 8), 1.5, np.float32))
+    ex = Ex(onodes, args)
+    ex.edge = set()
+    try:
+        ex.fused_layer("levels.5.steps.31.coupling.conv3", "model/5/31/f1/l_last_NCHW", "zeros", 512, 192, True)
+        msg = ""
+    except cv.ConvertError as e:
+        msg = str(e)
+    check("model/5/31/f1/l_last_NCHW/EG" in msg and "differs from 1" in msg,
+          "optimized graph: EG != 1 is refused with a message: %s" % msg)
     if FAILS:
         print("%d check(s) failed" % len(FAILS))
         return 1

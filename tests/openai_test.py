@@ -84,7 +84,6 @@ def main():
             check("decoder" in r.stdout and "encoder" not in r.stdout.split("sources:")[1],
                   "%s: weights were read from the decoder ops" % name)
         ref = np.load(os.path.join(d, "reference.npy")).astype(np.float64).reshape(-1)
-        u8 = np.load(os.path.join(d, "input.npy"))
         # the reference backend is slow at 256 px under the sanitizers: auto (OpenBLAS) there
         for be in (a.backends.split(",") if "geometry" not in name else ["auto"]):
             z = os.path.join(d, "z-%s.npy" % be)
