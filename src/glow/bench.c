@@ -177,11 +177,11 @@ static void bench_cpu_report(const glow_model *m, glow_engine *e, const uint8_t 
     double flop_cls[GLOW_BLAS_PROF_N] = {0}, floor_s = 0, gemm_flop = 0, best_flop = 0;
     int dom = 0;
     printf("\nOpenBLAS's own sgemm on this model's GEMM shapes (%s), measured now:\n", glow_blas_info());
-    printf("  %6s x %4s x %4s  %5s  %-16s %8s\n", "M", "N", "K", "calls", "class", "GFLOP/s");
+    printf("  %6s x %5s x %4s %2s %5s  %-16s %8s\n", "M", "N", "K", "B", "calls", "class", "GFLOP/s");
     for (int i = 0; i < ns; i++) {
         const double f = 2.0 * sh[i].m * sh[i].n * sh[i].k * sh[i].count;
-        const double rate = glow_blas_sgemm_gflops(sh[i].m, sh[i].n, sh[i].k, 0.15);
-        printf("  %6d x %4d x %4d  %5d  %-16s %8.1f\n", sh[i].m, sh[i].n, sh[i].k, sh[i].count,
+        const double rate = glow_blas_sgemm_gflops(sh[i].m, sh[i].n, sh[i].k, sh[i].trans_b, 0.15);
+        printf("  %6d x %5d x %4d %2s %5d  %-16s %8.1f\n", sh[i].m, sh[i].n, sh[i].k, sh[i].trans_b ? "T" : "N", sh[i].count,
                glow_blas_prof_names[sh[i].cls], rate);
         flop_cls[sh[i].cls] += f;
         gemm_flop += f;
@@ -192,7 +192,7 @@ static void bench_cpu_report(const glow_model *m, glow_engine *e, const uint8_t 
             dom = i;
         }
     }
-    const double dom_rate = glow_blas_sgemm_gflops(sh[dom].m, sh[dom].n, sh[dom].k, 0.3);
+    const double dom_rate = glow_blas_sgemm_gflops(sh[dom].m, sh[dom].n, sh[dom].k, sh[dom].trans_b, 0.3);
     const double enc_rate = 2.0 * glow_model_flops(m) * batch / enc_s * 1e-9;
     printf("dominant shape %dx%dx%d: sgemm %.1f GFLOP/s; the whole encode reaches %.1f GFLOP/s = %.0f%% of it\n",
            sh[dom].m, sh[dom].n, sh[dom].k, dom_rate, enc_rate, 100.0 * enc_rate / dom_rate);

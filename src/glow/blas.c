@@ -126,7 +126,7 @@ struct blas_col_conv { /* 3x3 conv through im2col: B [9*cin_pad][cout] */
     float *w, *b;
 };
 
-struct blas_tap_conv { /* 3x3 conv as one GEMM to 9 taps + shifted sum: B [cin][9*cout] */
+struct blas_tap_conv { /* 3x3 conv as one GEMM to 9 taps + shifted sum: A [9*cout][cin] */
     int cin, cout;
     float *w, *b;
     float *edge; /* [9][cout] the padding channel's weight per tap, or NULL */
@@ -261,7 +261,7 @@ static int fold_tap_conv(struct blas_state *st, struct blas_tap_conv *cv, const 
         double s = exp((double)logs[o]);
         for (int t = 0; t < 9; t++) {
             for (int ci = 0; ci < cin; ci++)
-                cv->w[(size_t)ci * 9 * cout + t * cout + po] = (float)(w[((size_t)o * cin_pad + ci) * 9 + t] * s);
+                cv->w[(size_t)(t * cout + po) * cin + ci] = (float)(w[((size_t)o * cin_pad + ci) * 9 + t] * s);
             if (edge)
                 cv->edge[t * cout + po] = (float)(w[((size_t)o * cin_pad + cin) * 9 + t] * s);
         }
@@ -322,7 +322,8 @@ static void apply_lin(const struct blas_lin *l, const float *in, float *out, int
 {
     double t0 = prof_start();
     for (int p = 0; p < P; p++)
-        memcpy(out + (size_t)p * c, l->b, c * sizeof(float));
+        for (int i = 0; i < c; i++) /* a loop, not a memcpy call per pixel */
+            out[(size_t)p * c + i] = l->b[i];
     gemm(P, c, c, in, c, l->w, c, 1.0f, out, c);
     prof_end(GLOW_BLAS_PROF_INVCONV, t0);
 }
@@ -367,8 +368,12 @@ static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int
     for (int i = 0; i < np; i++) {
         const float *a = st->apad + ((size_t)(img * ph + y) * pw + x) * cin_pad;
         float *c = col + (size_t)i * K;
-        for (int dy = 0; dy < 3; dy++)
-            memcpy(c + dy * run, a + (size_t)dy * pw * cin_pad, run * sizeof(float));
+        for (int dy = 0; dy < 3; dy++) {
+            const float *restrict s = a + (size_t)dy * pw * cin_pad;
+            float *restrict d = c + dy * run;
+            for (int j = 0; j < run; j++) /* short runs: a loop beats a memcpy call */
+                d[j] = s[j];
+        }
         if (++x == w) {
             x = 0;
             if (++y == h) {
@@ -412,7 +417,10 @@ static void nn_taps(struct blas_state *st, const struct blas_step *s, const floa
         prof_end(GLOW_BLAS_PROF_CONV1_GEMM, t0);
         bias_relu(st->h2, s->b2, np, wd);
         t0 = prof_start();
-        gemm(np, tc, wd, st->h2, wd, s->c3.w, tc, 0.0f, st->taps + (size_t)p0 * tc, tc);
+        /* taps^T [9*cout][P] = W3 [9*cout][width] h2^T: channel-major, so the tap sum
+         * reads contiguous runs of pixels */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tc, np, wd, 1.0f, s->c3.w, wd, st->h2, wd, 0.0f,
+                    st->taps + p0, P);
         prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
     }
 }
@@ -438,37 +446,44 @@ static inline float exp_vec(float x)
     return y * sc;
 }
 
-/* conv3's output for one image row: out[x][o] = bias + the 9 shifted taps (the padding
- * channel's weights where a tap falls outside the image). */
-static void tap_sum_row(const struct blas_tap_conv *cv, const float *taps, int img, int y, int h, int w,
-                        float *restrict out)
+/* conv3's output for one image, channel-major: out[k][p] = bias + the 9 shifted taps
+ * (the padding channel's weights where a tap falls outside the image). taps is
+ * [9*cout][P] (P = n*h*w), so each tap is one long contiguous run per channel; the
+ * column that wraps into the neighbouring row is saved and restored around it. */
+static void tap_sum_image(const struct blas_tap_conv *cv, const float *taps, int P, int img, int h, int w,
+                          float *restrict out, float *restrict save)
 {
-    const int co = cv->cout, tc = 9 * co;
-    for (int x = 0; x < w; x++)
-        memcpy(out + (size_t)x * co, cv->b, co * sizeof(float));
+    const int co = cv->cout, hw = h * w;
+    for (int k = 0; k < co; k++)
+        for (int p = 0; p < hw; p++)
+            out[(size_t)k * hw + p] = cv->b[k];
     for (int dy = -1; dy <= 1; dy++) {
-        const int yy = y + dy;
+        const int ys = dy < 0 ? 1 : 0, ye = dy > 0 ? h - 1 : h; /* rows whose source row is inside */
         for (int dx = -1; dx <= 1; dx++) {
             const int t = (dy + 1) * 3 + dx + 1;
-            const int x0 = dx < 0 ? 1 : 0, x1 = dx > 0 ? w - 1 : w; /* x range whose tap is inside */
-            if (yy >= 0 && yy < h) {
-                const float *src = taps + ((size_t)(img * h + yy) * w + dx) * tc + t * co;
-                for (int x = x0; x < x1; x++) {
-                    float *restrict o = out + (size_t)x * co;
-                    const float *restrict s = src + (size_t)x * tc;
-                    for (int k = 0; k < co; k++)
-                        o[k] += s[k];
+            const int xs = dx < 0 ? 0 : w - 1; /* the column whose tap wraps (dx != 0) */
+            for (int k = 0; k < co; k++) {
+                float *restrict o = out + (size_t)k * hw;
+                const float *restrict src = taps + (size_t)(t * co + k) * P + (size_t)img * hw + dy * w + dx;
+                int p0 = ys * w, p1 = ye * w;
+                if (dx < 0)
+                    p0++; /* x = 0 of the first row: its source lies before the image */
+                if (dx > 0)
+                    p1--;
+                if (dx)
+                    for (int y = ys; y < ye; y++)
+                        save[y] = o[y * w + xs];
+                for (int p = p0; p < p1; p++)
+                    o[p] += src[p];
+                const float e = cv->edge ? cv->edge[t * co + k] : 0.0f;
+                if (dx)
+                    for (int y = ys; y < ye; y++)
+                        o[y * w + xs] = save[y] + e;
+                if (cv->edge && dy) {
+                    float *r = o + (dy < 0 ? 0 : (h - 1) * w);
+                    for (int x = 0; x < w; x++)
+                        r[x] += e;
                 }
-            }
-            if (!cv->edge)
-                continue;
-            const float *e = cv->edge + t * co;
-            for (int x = 0; x < w; x++) {
-                if (yy >= 0 && yy < h && x >= x0 && x < x1)
-                    continue;
-                float *restrict o = out + (size_t)x * co;
-                for (int k = 0; k < co; k++)
-                    o[k] += e[k];
             }
         }
     }
@@ -480,76 +495,64 @@ static void tapsum_couple(struct blas_state *st, const struct blas_step *s, floa
                           int dir, double *ld)
 {
     double t0 = prof_start();
-    const int half = c / 2, co = s->c3.cout;
+    const int half = c / 2, hw = h * w, P = n * hw;
     const int affine = st->cfg.coupling == GLOW_COUPLING_AFFINE;
     float *restrict acc = st->acc, *restrict tt = st->tt;
     for (int img = 0; img < n; img++) {
-        /* log prod(1 + exp(-(v + 2))) = -sum log(scale), kept as mantissa * 2^e */
-        double mant = 1.0;
-        long ex = 0;
-        for (int y = 0; y < h; y++) {
-            tap_sum_row(&s->c3, st->taps, img, y, h, w, acc);
-            float *restrict row = z + (size_t)(img * h + y) * w * c + half;
-            if (affine) {
-                /* acc[x]: shifts [0, half), raw scales [half, co) (de-interleaved at fold) */
-                for (int x = 0; x < w; x++)
+        tap_sum_image(&s->c3, st->taps, P, img, h, w, acc, tt);
+        float *restrict zi = z + (size_t)img * hw * c + half;
+        if (affine) {
+            /* acc[k][p]: shifts k < half, raw scales k >= half (de-interleaved at fold) */
+            for (int i = 0; i < hw * half; i++)
+                tt[i] = 1.0f + exp_vec(-(acc[(size_t)hw * half + i] + 2.0f)); /* 1 / sigmoid(v + 2) */
+            for (int p = 0; p < hw; p++) {
+                float *restrict b = zi + (size_t)p * c;
+                if (dir > 0)
                     for (int j = 0; j < half; j++)
-                        tt[x * half + j] = -(acc[(size_t)x * co + half + j] + 2.0f);
-                for (int i = 0; i < w * half; i++)
-                    tt[i] = 1.0f + exp_vec(tt[i]); /* 1 / sigmoid(v + 2) */
-                for (int x = 0; x < w; x++) {
-                    float *restrict b = row + (size_t)x * c;
-                    const float *restrict sh = acc + (size_t)x * co, *restrict inv = tt + x * half;
-                    if (dir > 0)
-                        for (int j = 0; j < half; j++)
-                            b[j] = (b[j] + sh[j]) / inv[j];
-                    else
-                        for (int j = 0; j < half; j++)
-                            b[j] = b[j] * inv[j] - sh[j];
-                }
-                if (dir > 0) {
+                        b[j] = (b[j] + acc[j * hw + p]) / tt[j * hw + p];
+                else
+                    for (int j = 0; j < half; j++)
+                        b[j] = b[j] * tt[j * hw + p] - acc[j * hw + p];
+            }
+            if (dir > 0) {
+                /* log prod(1 + exp(-(v + 2))) = -sum log(scale), kept as mantissa * 2^e */
+                double mant = 1.0;
+                long ex = 0;
+                for (int i = 0; i < hw * half; i += 16) {
+                    const int m = hw * half - i < 16 ? hw * half - i : 16;
                     double pr = 1.0;
-                    for (int i = 0; i < w * half; i++) {
-                        pr *= tt[i];
-                        if ((i & 15) == 15) {
-                            int e;
-                            mant = frexp(mant * pr, &e);
-                            ex += e;
-                            pr = 1.0;
-                        }
-                    }
+                    for (int q = 0; q < m; q++)
+                        pr *= tt[i + q];
                     int e;
                     mant = frexp(mant * pr, &e);
                     ex += e;
                 }
-            } else {
-                for (int x = 0; x < w; x++) {
-                    float *restrict b = row + (size_t)x * c;
-                    const float *restrict hv = acc + (size_t)x * co;
-                    if (dir > 0) {
-                        for (int j = 0; j < half; j++) {
-                            float v = b[j] + hv[j];
-                            if (s->ybias)
-                                v += s->ybias[j];
-                            if (s->yscale)
-                                v *= s->yscale[j];
-                            b[j] = v;
-                        }
-                    } else {
-                        for (int j = 0; j < half; j++) {
-                            float v = b[j];
-                            if (s->yscale)
-                                v /= s->yscale[j];
-                            if (s->ybias)
-                                v -= s->ybias[j];
-                            b[j] = v - hv[j];
-                        }
+                ld[img] -= log(mant) + ex * 0.69314718055994531;
+            }
+        } else {
+            for (int p = 0; p < hw; p++) {
+                float *restrict b = zi + (size_t)p * c;
+                if (dir > 0) {
+                    for (int j = 0; j < half; j++) {
+                        float v = b[j] + acc[j * hw + p];
+                        if (s->ybias)
+                            v += s->ybias[j];
+                        if (s->yscale)
+                            v *= s->yscale[j];
+                        b[j] = v;
+                    }
+                } else {
+                    for (int j = 0; j < half; j++) {
+                        float v = b[j];
+                        if (s->yscale)
+                            v /= s->yscale[j];
+                        if (s->ybias)
+                            v -= s->ybias[j];
+                        b[j] = v - acc[j * hw + p];
                     }
                 }
             }
         }
-        if (ld && affine)
-            ld[img] -= log(mant) + ex * 0.69314718055994531;
     }
     prof_end(GLOW_BLAS_PROF_TAPSUM, t0);
 }
@@ -796,6 +799,18 @@ static void blas_destroy(void *state)
 
 static size_t round64(size_t nfloats) { return (nfloats + 15) & ~(size_t)15; }
 
+/* Pixels per pass through the coupling network: the hidden activations of a chunk
+ * (2 x rows x width floats) stay within the 2 MiB L2 caches between GEMMs and passes.
+ * GLOWCAM_BLAS_CHUNK overrides it (for measurements and tests). */
+static int chunk_rows(int width, int p_max)
+{
+    int rows = 262144 / width;
+    const char *env = getenv("GLOWCAM_BLAS_CHUNK");
+    if (env && atoi(env) > 0)
+        rows = atoi(env);
+    return rows < p_max ? rows : p_max;
+}
+
 static int blas_create(void **state, const glow_model *m, const struct glow_params *p, char *describe,
                        size_t describe_size)
 {
@@ -835,8 +850,8 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
             if (r < 0)
                 goto fail;
             const size_t co = gl->steps[k].nn.cout;
-            if ((size_t)gl->w * co > n_acc)
-                n_acc = (size_t)gl->w * co;
+            if ((size_t)hw * co > n_acc)
+                n_acc = (size_t)hw * co;
             if (P * 9 * co > n_taps)
                 n_taps = P * 9 * co;
         }
@@ -845,8 +860,8 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
         const size_t np = (size_t)st->max_batch * (gl->h + 2) * (gl->w + 2) * (lv->half + e);
         if (np > n_apad)
             n_apad = np;
-        if ((size_t)gl->w * lv->half > n_tt)
-            n_tt = (size_t)gl->w * lv->half;
+        if ((size_t)hw * lv->half + gl->h > n_tt)
+            n_tt = (size_t)hw * lv->half + gl->h;
         if (gl->post_invconv) {
             lv->has_post = 1;
             r = fold_lin(st, gl->post_an_bias, gl->post_an_logs, gl->post_invconv, gl->c, &lv->post_fwd,
@@ -871,11 +886,7 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
 
     const size_t S = cfg->image_size;
     const size_t n_z = round64(S * S * 3 * st->max_batch);
-    const size_t p0 = (size_t)st->max_batch * (S / 2) * (S / 2);
-    st->chunk = (int)p0;
-    const char *ch = getenv("GLOWCAM_BLAS_CHUNK");
-    if (ch && atoi(ch) > 0 && (size_t)atoi(ch) < p0)
-        st->chunk = atoi(ch);
+    st->chunk = chunk_rows(cfg->width, st->max_batch * (int)(S / 2) * (int)(S / 2));
     const size_t n_h = round64((size_t)st->chunk * cfg->width);
     n_col = round64(n_col);
     n_taps = round64(n_taps);
@@ -928,34 +939,38 @@ int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape
 {
     const struct glow_config *cfg = &m->cfg;
     const int e = cfg->edge_padding ? 1 : 0, wd = cfg->width;
+    const int chunk = chunk_rows(wd, batch * (cfg->image_size / 2) * (cfg->image_size / 2));
     int n = 0;
-#define ADD(M, N, K, CNT, CLS)                                                                 \
+#define ADD(M, N, K, TB, CNT, CLS)                                                                 \
     do {                                                                                       \
         int i_;                                                                                \
         for (i_ = 0; i_ < n; i_++)                                                             \
-            if (out[i_].m == (M) && out[i_].n == (N) && out[i_].k == (K) && out[i_].cls == (CLS)) \
+            if (out[i_].m == (M) && out[i_].n == (N) && out[i_].k == (K) && out[i_].trans_b == (TB)) \
                 break;                                                                         \
         if (i_ < n)                                                                            \
             out[i_].count += (CNT);                                                            \
         else if (n < max)                                                                      \
-            out[n++] = (struct glow_blas_shape){(M), (N), (K), (CNT), (CLS)};                  \
+            out[n++] = (struct glow_blas_shape){(M), (N), (K), (TB), (CNT), (CLS)};             \
     } while (0)
     for (int l = 0; l < cfg->n_levels; l++) {
         const struct glow_level *gl = &m->levels[l];
         const int P = batch * gl->h * gl->w, c = gl->c, half = c / 2;
         const int co = gl->steps[0].nn.cout, K = cfg->depth;
-        ADD(P, c, c, K + (gl->post_invconv ? 1 : 0), GLOW_BLAS_PROF_INVCONV);
-        ADD(P, wd, 9 * (half + e), K, GLOW_BLAS_PROF_CONV3_GEMM);
-        ADD(P, wd, wd, K, GLOW_BLAS_PROF_CONV1_GEMM);
-        ADD(P, 9 * co, wd, K, GLOW_BLAS_PROF_CONV3_GEMM);
+        ADD(P, c, c, 0, K + (gl->post_invconv ? 1 : 0), GLOW_BLAS_PROF_INVCONV);
+        for (int p0 = 0; p0 < P; p0 += chunk) { /* the coupling network runs in row chunks */
+            const int ch = P - p0 < chunk ? P - p0 : chunk;
+            ADD(ch, wd, 9 * (half + e), 0, K, GLOW_BLAS_PROF_CONV3_GEMM);
+            ADD(ch, wd, wd, 0, K, GLOW_BLAS_PROF_CONV1_GEMM);
+            ADD(9 * co, ch, wd, 1, K, GLOW_BLAS_PROF_CONV3_GEMM);
+        }
         if (l < cfg->n_levels - 1)
-            ADD(P, c, 9 * (half + e), 1, GLOW_BLAS_PROF_CONV3_GEMM);
+            ADD(P, c, 9 * (half + e), 0, 1, GLOW_BLAS_PROF_CONV3_GEMM);
     }
 #undef ADD
     return n;
 }
 
-double glow_blas_sgemm_gflops(int m, int n, int k, double seconds)
+double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, double seconds)
 {
     float *a = aligned_alloc(64, round64((size_t)m * k) * sizeof(float));
     float *b = aligned_alloc(64, round64((size_t)k * n) * sizeof(float));
@@ -966,11 +981,13 @@ double glow_blas_sgemm_gflops(int m, int n, int k, double seconds)
             a[i] = (float)((i * 7919) % 1000) * 1e-3f;
         for (size_t i = 0; i < (size_t)k * n; i++)
             b[i] = (float)((i * 104729) % 1000) * 1e-3f;
-        gemm(m, n, k, a, k, b, n, 0.0f, c, n); /* warm up */
+        const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+        const int ldb = trans_b ? k : n;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c, n); /* warm up */
         int it = 0;
         double t0 = gc_time(), t;
         do {
-            gemm(m, n, k, a, k, b, n, 0.0f, c, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c, n);
             it++;
             t = gc_time() - t0;
         } while (t < seconds);

@@ -28,9 +28,10 @@ extern const char *const glow_blas_prof_names[GLOW_BLAS_PROF_N];
 void glow_blas_profile_reset(int enable);
 void glow_blas_profile_get(double seconds[GLOW_BLAS_PROF_N]);
 
-/* One GEMM shape of an encode: C[m][n] = A[m][k] B[k][n], done `count` times. */
+/* One GEMM shape of an encode: C[m][n] = A[m][k] B[k][n] (B stored [n][k] when
+ * trans_b), done `count` times. */
 struct glow_blas_shape {
-    int m, n, k, count;
+    int m, n, k, trans_b, count;
     enum glow_blas_prof cls;
 };
 /* The GEMM shapes one encode of `batch` faces runs (distinct shapes, with counts);
@@ -38,7 +39,7 @@ struct glow_blas_shape {
 int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape *out, int max);
 /* OpenBLAS's own sgemm rate on one shape, in GFLOP/s, timed for about `seconds`
  * with the threads the backend uses (call after an engine was created). */
-double glow_blas_sgemm_gflops(int m, int n, int k, double seconds);
+double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, double seconds);
 /* "OpenBLAS 0.3.21, SkylakeX kernels, 2 threads" */
 const char *glow_blas_info(void);
 
