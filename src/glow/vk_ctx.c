@@ -632,6 +632,8 @@ int glow_devices_print(FILE *f)
                     bad ? ", unusable: " : "", bad ? bad : "",
                     (env >= 0 ? (int)i == env : (int)i == best) ? "  <- vulkan backend uses this" : "");
         }
+        if (env >= (int)n)
+            fprintf(f, "GLOWCAM_DEVICE=%d names no device (there are %u): the Vulkan backend will fail\n", env, n);
         free(pds);
         vkDestroyInstance(inst, NULL);
     }
