@@ -3,9 +3,13 @@
 # subset), re-aligned with `glowcam align --recipe openai-eyes`, the recipe the models declare.
 # Everything goes under .dev/ (git-ignored): data derived from ../shared is never committed.
 #
-# Usage: tools/prepare_dataset.sh [--glowcam PATH] [--limit N]
+# Usage: tools/prepare_dataset.sh [--glowcam PATH] [--limit N] [--jobs J]
 #   --glowcam PATH  the glowcam binary (default: build-train/src/cli/glowcam, then build/...)
 #   --limit N       only the first N images of each set (quick tests)
+#   --jobs J        align threads (default 2)
+# The crops mirror the photo at its borders (align --reflect): UTKFace's tight 200x200 crops
+# leave the top ~20% of an openai-eyes crop outside the photo, and replicated edge pixels
+# would teach the model vertical streaks there.
 #
 # Makes (each step is skipped when its output exists; delete it to redo):
 #   .dev/data/aligned128/{utkface,celeba}/*.png   128x128 crops (align runs once, at 128)
@@ -21,11 +25,13 @@ data=${GLOWCAM_DATA:-$root/../shared/data}
 py=/usr/bin/python3
 glowcam=""
 limit=0
+jobs=2
 while [ $# -gt 0 ]; do
   case $1 in
     --glowcam) glowcam=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
-    *) echo "usage: $0 [--glowcam PATH] [--limit N]" >&2; exit 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    *) echo "usage: $0 [--glowcam PATH] [--limit N] [--jobs J]" >&2; exit 2 ;;
   esac
 done
 die() { echo "prepare_dataset: $*" >&2; exit 1; }
@@ -50,12 +56,12 @@ for s in utkface celeba; do
     src=$data/train/$s
     if [ "$limit" -gt 0 ]; then
       mkdir -p "$dst.in"
-      ls "$src" | sort | head -n "$limit" | while read -r f; do ln -s "$src/$f" "$dst.in/$f"; done
+      ls "$src" | sort | sed -n "1,${limit}p" | while read -r f; do ln -s "$src/$f" "$dst.in/$f"; done
       src=$dst.in
     fi
     echo "prepare_dataset: aligning $s ($(ls "$src" | wc -l) images) -> $dst" >&2
     t0=$(date +%s)
-    nice -n 10 "$glowcam" align "$src" -o "$dst" --size 128 --recipe openai-eyes 2>"$out/align_$s.log" ||
+    nice -n 10 "$glowcam" align "$src" -o "$dst" --size 128 --recipe openai-eyes --reflect -j "$jobs" 2>"$out/align_$s.log" ||
       die "glowcam align failed on $s (see $out/align_$s.log)"
     rm -rf "$dst.in"
     echo "prepare_dataset: $s: $(ls "$dst" | grep -c '\.png$') crops in $(( $(date +%s) - t0 )) s; $(tail -n1 "$out/align_$s.log")" >&2

@@ -24,5 +24,6 @@ int cli_cmd_convert(int argc, char **argv);
 int cli_cmd_sweep(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_live(int argc, char **argv);
+int cli_cmd_sample(int argc, char **argv);
 
 #endif

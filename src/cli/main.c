@@ -20,6 +20,7 @@
 #pragma weak cli_cmd_sweep
 #pragma weak cli_cmd_eval
 #pragma weak cli_cmd_live
+#pragma weak cli_cmd_sample
 
 static const struct cli_command commands[] = {
     {"convert", "transfer expressions in a video or image onto a target identity", cli_cmd_convert},
@@ -36,6 +37,7 @@ static const struct cli_command commands[] = {
     {"model-info", "print a model file's configuration", cli_cmd_model_info},
     {"devices", "list Vulkan devices and the backend glowcam would use", cli_cmd_devices},
     {"bench", "benchmarks: bench glow | bench face", cli_cmd_bench},
+    {"sample", "draw random faces from a model into a grid image", cli_cmd_sample},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

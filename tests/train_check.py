@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Checks for tests/train.cmake (the training tool and the shipped models).
+
+    train_check.py png2npy OUT.npy PNG...          crops -> uint8 [N,S,S,3] (ffmpeg decodes; numpy only)
+    train_check.py roundtrip CROP.png BACK.png N_BITS      BACK == CROP at n_bits, exactly (numpy only)
+    train_check.py latent MODEL LIST     each line of LIST: CROP.png LATENT.npy BPD BACK.png N_BITS, from
+                                         glowcam encode/decode: the latent and bpd vs glow_torch (float64),
+                                         relative error < 1e-4 (needs torch), and the round trip
+    train_check.py meta MODEL                      the export's metadata has the DESIGN.md keys and train.*
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+
+def read_png(path):
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+                            "-of", "csv=p=0", path], check=True, stdout=subprocess.PIPE, text=True).stdout
+    w, h = (int(v) for v in probe.strip().split(",")[:2])
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-pix_fmt", "rgb24", "-f", "rawvideo", "-"],
+                         check=True, stdout=subprocess.PIPE).stdout
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "roundtrip":
+        crop, back, nb = read_png(sys.argv[2]), read_png(sys.argv[3]), int(sys.argv[4])
+        q = (crop >> (8 - nb)) << (8 - nb)
+        diff = int((q != back).sum())
+        print("round trip %s: %d of %d values differ from the crop at %d bits (max |d| %d)" %
+              (os.path.basename(sys.argv[2]), diff, q.size, nb, int(np.abs(q.astype(int) - back.astype(int)).max())))
+        if diff:
+            fail("decode(encode(x)) is not x at n_bits")
+    elif cmd == "latent":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+        import torch
+        import glow_torch as gt
+        m = gt.Glow.from_file(sys.argv[2], dtype=torch.float64)
+        worst = 0.0
+        lines = [l.split() for l in open(sys.argv[3]) if l.strip()]
+        for crop, lat, bc, back, nb in lines:
+            x = read_png(crop)
+            z, bpd = m.encode(x[None])
+            z = z.numpy()[0]
+            zc = np.load(lat).reshape(-1).astype(np.float64)
+            if zc.size != z.size:
+                fail("%s: glowcam latent has %d floats, PyTorch %d" % (lat, zc.size, z.size))
+            rel = np.linalg.norm(zc - z) / max(np.linalg.norm(z), 1e-30)
+            worst = max(worst, rel)
+            print("latent %s: %d floats, relative error glowcam vs PyTorch %.3g (max |d| %.3g); bpd glowcam %.4f, PyTorch %.4f" %
+                  (os.path.basename(crop), z.size, rel, float(np.abs(zc - z).max()), float(bc), float(bpd[0])))
+            if not rel < 1e-4:
+                fail("latents differ (relative error must be < 1e-4)")
+            if not abs(float(bc) - float(bpd[0])) < 1e-3:
+                fail("bits/dim differ")
+            q = (x >> (8 - int(nb))) << (8 - int(nb))
+            diff = int((q != read_png(back)).sum())
+            print("round trip %s: %d of %d values differ from the crop at %s bits" % (os.path.basename(crop), diff, q.size, nb))
+            if diff:
+                fail("decode(encode(x)) is not x at n_bits")
+        print("%d latents, worst relative error %.3g (bound 1e-4)" % (len(lines), worst))
+    elif cmd == "meta":
+        with open(sys.argv[2], "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            meta = json.loads(f.read(n))["__metadata__"]
+        need = ["glowcam.format", "image_size", "n_levels", "depth", "width", "coupling", "n_bits", "edge_padding",
+                "alignment", "level_post", "name", "description", "training", "train.seconds", "train.hardware",
+                "train.data", "train.heldout_bpd", "train.history"]
+        missing = [k for k in need if k not in meta]
+        print("metadata: %d keys; alignment %s; training: %s" % (len(meta), meta.get("alignment"), meta.get("training")))
+        if missing:
+            fail("metadata keys missing: %s" % missing)
+        if meta["alignment"] != "openai-eyes":
+            fail("alignment is %s" % meta["alignment"])
+        float(meta["train.heldout_bpd"])
+    else:
+        fail("unknown check %s" % cmd)
+
+
+if __name__ == "__main__":
+    main()
