@@ -32,6 +32,14 @@
 #include "glow/blas.h"
 #include "glow/priv.h"
 
+/* The element-wise passes in AVX2 and AVX-512 variants too, picked at load time (the
+ * build's baseline is x86-64-v2). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BLAS_VEC __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BLAS_VEC
+#endif
+
 /* ---- profiling (benchmark only) ------------------------------------------------------ */
 
 const char *const glow_blas_prof_names[GLOW_BLAS_PROF_N] = {
@@ -330,7 +338,7 @@ static void apply_lin(const struct blas_lin *l, const float *in, float *out, int
 
 /* A padded copy of src's first cin channels (row stride sstride): [n][h+2][w+2][cin_pad],
  * zero outside the image, and the padding channel (1 outside) when cin_pad > cin. */
-static void pad_input(struct blas_state *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
+BLAS_VEC static void pad_input(struct blas_state *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
                       int w)
 {
     double t0 = prof_start();
@@ -360,7 +368,7 @@ static void pad_input(struct blas_state *st, const float *src, int sstride, int 
 
 /* col[p - p0][t*cin_pad + ci] for pixels p0 .. p0+np-1 (of the batch): the 3x3
  * neighbourhood from pad_input's copy, 3 contiguous runs of 3*cin_pad floats. */
-static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int np, float *col)
+BLAS_VEC static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int np, float *col)
 {
     double t0 = prof_start();
     const int K = 9 * cin_pad, pw = w + 2, ph = h + 2, run = 3 * cin_pad;
@@ -385,7 +393,7 @@ static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int
     prof_end(GLOW_BLAS_PROF_IM2COL, t0);
 }
 
-static void bias_relu(float *restrict x, const float *restrict b, int P, int c)
+BLAS_VEC static void bias_relu(float *restrict x, const float *restrict b, int P, int c)
 {
     double t0 = prof_start();
     for (int p = 0; p < P; p++) {
@@ -450,7 +458,7 @@ static inline float exp_vec(float x)
  * (the padding channel's weights where a tap falls outside the image). taps is
  * [9*cout][P] (P = n*h*w), so each tap is one long contiguous run per channel; the
  * column that wraps into the neighbouring row is saved and restored around it. */
-static void tap_sum_image(const struct blas_tap_conv *cv, const float *taps, int P, int img, int h, int w,
+BLAS_VEC static void tap_sum_image(const struct blas_tap_conv *cv, const float *taps, int P, int img, int h, int w,
                           float *restrict out, float *restrict save)
 {
     const int co = cv->cout, hw = h * w;
@@ -491,7 +499,7 @@ static void tap_sum_image(const struct blas_tap_conv *cv, const float *taps, int
 
 /* Sums conv3's taps and applies the coupling to z's second half in place (dir > 0:
  * encode, adding log|scale| to ld[img]; dir < 0: decode). */
-static void tapsum_couple(struct blas_state *st, const struct blas_step *s, float *z, int c, int n, int h, int w,
+BLAS_VEC static void tapsum_couple(struct blas_state *st, const struct blas_step *s, float *z, int c, int n, int h, int w,
                           int dir, double *ld)
 {
     double t0 = prof_start();
