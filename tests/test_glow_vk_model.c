@@ -4,6 +4,8 @@
  * images and on real faces; the fp16-operand path with its own bound.
  *
  *   test_glow_vk_model TMPDIR [IDENTITIES_DIR]
+ *   test_glow_vk_model --check MODEL N [--ref]   (GPU machines: fp16/coopmat against fp32
+ *       on any model, N synthetic faces; --ref also fp32 against the reference)
  * Relative error = max |vulkan - reference| / max |reference| over a batch's latents. */
 #include <dirent.h>
 #include <math.h>
@@ -183,8 +185,44 @@ static int load_faces(const char *dir, int per, int S, uint8_t **out)
 }
 #endif
 
+/* --check: the fp16 path against fp32 Vulkan (and fp32 against the reference) on one model. */
+static int check_model(const char *path, int n, int with_ref)
+{
+    glow_model *m = NULL;
+    if (glow_model_load(&m, path) < 0)
+        return 1;
+    const struct glow_config *c = glow_model_config(m);
+    uint8_t *img = random_images(n, c->image_size, 5);
+    glow_engine *f32 = engine(m, GLOW_BACKEND_VULKAN, n, 0), *f16 = engine(m, GLOW_BACKEND_VULKAN, n, 1);
+    char tag[512];
+    if (f32 && f16) {
+        printf("fp32: %s\nfp16: %s\n", glow_engine_describe(f32), glow_engine_describe(f16));
+        snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp16 vs fp32", c->name, c->image_size, c->n_levels,
+                 c->depth, c->width);
+        compare(tag, m, f32, f16, img, n, LAT_BOUND_FP16, 0);
+    }
+    if (with_ref && f32) {
+        glow_engine *ref = engine(m, GLOW_BACKEND_REFERENCE, n, 0);
+        snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp32 vs reference", c->name, c->image_size,
+                 c->n_levels, c->depth, c->width);
+        if (ref)
+            compare(tag, m, ref, f32, img, n, LAT_BOUND, 1);
+        glow_engine_free(&ref);
+    }
+    glow_engine_free(&f32);
+    glow_engine_free(&f16);
+    free(img);
+    glow_model_free(&m);
+    printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && !strcmp(argv[1], "--check")) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return check_model(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1, argc > 4 && !strcmp(argv[4], "--ref"));
+    }
     if (argc < 2) {
         fprintf(stderr, "usage: test_glow_vk_model TMPDIR [IDENTITIES_DIR]\n");
         return 2;

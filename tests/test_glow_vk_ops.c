@@ -428,6 +428,18 @@ int main(int argc, char **argv)
             test_conv(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat" : "fp16");
     }
     glow_vk_ctx_free(&ctx);
+
+    /* tensor cores through VK_NV_cooperative_matrix, where the device has them */
+    if (glow_vk_ctx_create(&ctx, -1, GLOW_VK_MMA_COOPMAT, why, sizeof(why)) < 0)
+        return 1;
+    if (ctx->mma == GLOW_VK_MMA_COOPMAT) {
+        printf("%s (%ux%ux%u)\n", why, ctx->cm_m, ctx->cm_n, ctx->cm_k);
+        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+            test_conv(ctx, &conv_cases[i], FP16_BOUND, "coopmat");
+    } else {
+        printf("coopmat: this device has no VK_NV_cooperative_matrix; the fp16 pass above ran its tile layout\n");
+    }
+    glow_vk_ctx_free(&ctx);
     printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }
