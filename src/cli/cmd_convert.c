@@ -183,6 +183,7 @@ int cli_cmd_convert(int argc, char **argv)
         }
         struct pl_chain_params cp;
         fill_chain_params(&cp, &o, o.model ? o.model : model, o.target ? o.target : target);
+        cp.still = in_image;
         if (pl_chain_create(&chain, &cp) < 0)
             return 1;
         gc_log(GC_LOG_VERBOSE, "convert: %s", pl_chain_describe(chain));

@@ -30,6 +30,7 @@ struct media_writer {
     int64_t last_pts;
     double t_video;   /* seconds of the last frame written */
     double fdur;
+    int64_t last_adts; /* output time base: copied audio must keep increasing */
     int err;
     int header_done;
 };
@@ -65,6 +66,18 @@ static int copy_audio(media_writer *w, double t)
         w->apkt->stream_index = w->ast->index;
         w->apkt->pos = -1;
         av_packet_rescale_ts(w->apkt, w->atb_in, w->ast->time_base);
+        /* joined or damaged inputs can repeat a timestamp; nudge it as ffmpeg does
+         * (the packet's data stays untouched) */
+        if (w->apkt->dts != AV_NOPTS_VALUE) {
+            if (w->last_adts != AV_NOPTS_VALUE && w->apkt->dts <= w->last_adts) {
+                gc_log(GC_LOG_DEBUG, "%s: audio timestamp %lld not increasing, moved to %lld", w->path,
+                       (long long)w->apkt->dts, (long long)w->last_adts + 1);
+                w->apkt->dts = w->last_adts + 1;
+                if (w->apkt->pts != AV_NOPTS_VALUE && w->apkt->pts < w->apkt->dts)
+                    w->apkt->pts = w->apkt->dts;
+            }
+            w->last_adts = w->apkt->dts;
+        }
         int r = av_interleaved_write_frame(w->oc, w->apkt);
         av_packet_unref(w->apkt);
         if (r < 0) {
@@ -118,6 +131,7 @@ int media_writer_open(media_writer **out, const char *path, const struct media_s
     w->ew = si->w & ~1;
     w->eh = si->h & ~1;
     w->last_pts = INT64_MIN;
+    w->last_adts = AV_NOPTS_VALUE;
     w->fdur = si->fps_den / (double)si->fps_num;
 
     r = avformat_alloc_output_context2(&w->oc, NULL, NULL, path);

@@ -163,7 +163,11 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
     }
 
     /* faces */
-    if ((r = face_detector_create(&c->det, NULL)) < 0 || (r = face_landmarker_create(&c->lm, NULL)) < 0)
+    /* video: the tracker detects again every few frames, so the upsampled and mirrored
+     * retries (several times the cost, on every frame without a face) buy little */
+    struct face_detector_params dp = face_detector_params_default();
+    dp.retry = pp->still ? 1 : 0;
+    if ((r = face_detector_create(&c->det, &dp)) < 0 || (r = face_landmarker_create(&c->lm, NULL)) < 0)
         goto fail;
     struct face_tracker_params tp = face_tracker_params_default();
     tp.max_faces = max_faces;

@@ -120,6 +120,7 @@ struct pl_chain_params {
     int max_faces;            /* faces per frame, 1..PL_MAX_FACES, default 1 */
     int detect_interval;      /* tracker: frames between detections, default 8 */
     int threads;              /* glow CPU threads, 0 = all; default 0 */
+    int still;                /* still images: the detector also tries upsampled and mirrored; default 0 */
 };
 struct pl_chain_params pl_chain_params_default(void);
 
