@@ -129,8 +129,9 @@ struct blas_lin { /* y = x B + bias, B [C][C] */
     float *w, *b;
 };
 
-struct blas_col_conv { /* 3x3 conv through im2col: B [9*cin_pad][cout] */
+struct blas_col_conv { /* 3x3 conv through im2col: B [kp][cout] */
     int cin, cin_pad, cout;
+    int kp; /* 9*cin_pad rounded up to 8 (zero rows): 63 -> 64 suits the GEMM kernels */
     float *w, *b;
 };
 
@@ -230,6 +231,8 @@ static int fold_lin(struct blas_state *st, const float *an_b, const float *an_lo
     return 0;
 }
 
+static int col_k(int cin_pad) { return (9 * cin_pad + 7) & ~7; }
+
 /* w [cout][cin_pad][3][3], output scale s[o] (NULL = 1), bias b[o] (NULL = 0), output
  * channel o written to column perm(o). */
 static int fold_col_conv(struct blas_state *st, struct blas_col_conv *cv, const float *w, int cin, int cin_pad,
@@ -238,10 +241,12 @@ static int fold_col_conv(struct blas_state *st, struct blas_col_conv *cv, const 
     cv->cin = cin;
     cv->cin_pad = cin_pad;
     cv->cout = cout;
-    cv->w = st_alloc(st, (size_t)9 * cin_pad * cout);
+    cv->kp = col_k(cin_pad);
+    cv->w = st_alloc(st, (size_t)cv->kp * cout);
     cv->b = st_alloc(st, cout);
     if (!cv->w || !cv->b)
         return -ENOMEM;
+    memset(cv->w, 0, sizeof(float) * cv->kp * cout);
     for (int o = 0; o < cout; o++) {
         int po = deinterleave ? (o % 2) * (cout / 2) + o / 2 : o;
         double s = logs ? exp((double)logs[o]) : 1.0;
@@ -390,11 +395,12 @@ BLAS_VEC static void pad_input(struct blas_state *st, const float *src, int sstr
 }
 
 /* col[p - p0][t*cin_pad + ci] for pixels p0 .. p0+np-1 (of the batch): the 3x3
- * neighbourhood from pad_input's copy, 3 contiguous runs of 3*cin_pad floats. */
+ * neighbourhood from pad_input's copy, 3 contiguous runs of 3*cin_pad floats, then
+ * zeros up to col_k(cin_pad) columns. */
 BLAS_VEC static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int np, float *col)
 {
     double t0 = prof_start();
-    const int K = 9 * cin_pad, pw = w + 2, ph = h + 2, run = 3 * cin_pad;
+    const int K = col_k(cin_pad), pw = w + 2, ph = h + 2, run = 3 * cin_pad;
     int img = p0 / (h * w), y = p0 / w % h, x = p0 % w;
     for (int i = 0; i < np; i++) {
         const float *a = st->apad + ((size_t)(img * ph + y) * pw + x) * cin_pad;
@@ -405,6 +411,8 @@ BLAS_VEC static void im2col(struct blas_state *st, int cin_pad, int h, int w, in
             for (int j = 0; j < run; j++) /* short runs: a loop beats a memcpy call */
                 d[j] = s[j];
         }
+        for (int j = 9 * cin_pad; j < K; j++)
+            c[j] = 0.0f;
         if (++x == w) {
             x = 0;
             if (++y == h) {
@@ -434,7 +442,7 @@ BLAS_VEC static void bias_relu(float *restrict x, const float *restrict b, int P
 static void nn_taps(struct blas_state *st, const struct blas_step *s, const float *a, int astride, int n, int h,
                     int w)
 {
-    const int P = n * h * w, wd = st->cfg.width, K1 = 9 * s->c1.cin_pad, tc = 9 * s->c3.cout;
+    const int P = n * h * w, wd = st->cfg.width, K1 = s->c1.kp, tc = 9 * s->c3.cout;
     pad_input(st, a, astride, s->c1.cin, s->c1.cin_pad, n, h, w);
     for (int p0 = 0; p0 < P; p0 += st->chunk) {
         const int np = P - p0 < st->chunk ? P - p0 : st->chunk;
@@ -596,7 +604,7 @@ static void prior_conv(struct blas_state *st, const struct blas_level *lv, const
     pad_input(st, z, lv->c, cv->cin, cv->cin_pad, n, lv->h, lv->w);
     im2col(st, cv->cin_pad, lv->h, lv->w, 0, P, st->col);
     double t0 = prof_start();
-    gemm(P, cv->cout, 9 * cv->cin_pad, st->col, 9 * cv->cin_pad, cv->w, cv->cout, 0.0f, st->hp, cv->cout);
+    gemm(P, cv->cout, cv->kp, st->col, cv->kp, cv->w, cv->cout, 0.0f, st->hp, cv->cout);
     prof_end(GLOW_BLAS_PROF_CONV3_GEMM, t0);
 }
 
@@ -886,8 +894,8 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
             if (P * 9 * co > n_taps)
                 n_taps = P * 9 * co;
         }
-        if (P * 9 * (lv->half + e) > n_col)
-            n_col = P * 9 * (lv->half + e);
+        if (P * col_k(lv->half + e) > n_col)
+            n_col = P * col_k(lv->half + e);
         const size_t np = (size_t)st->max_batch * (gl->h + 2) * (gl->w + 2) * (lv->half + e);
         if (np > n_apad)
             n_apad = np;
@@ -990,12 +998,12 @@ int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape
         ADD(P, c, c, 0, K + (gl->post_invconv ? 1 : 0), GLOW_BLAS_PROF_INVCONV);
         for (int p0 = 0; p0 < P; p0 += chunk) { /* the coupling network runs in row chunks */
             const int ch = P - p0 < chunk ? P - p0 : chunk;
-            ADD(ch, wd, 9 * (half + e), 0, K, GLOW_BLAS_PROF_CONV3_GEMM);
+            ADD(ch, wd, col_k(half + e), 0, K, GLOW_BLAS_PROF_CONV3_GEMM);
             ADD(ch, wd, wd, 0, K, GLOW_BLAS_PROF_CONV1_GEMM);
             ADD(9 * co, ch, wd, 1, K, GLOW_BLAS_PROF_CONV3_GEMM);
         }
         if (l < cfg->n_levels - 1)
-            ADD(P, c, 9 * (half + e), 0, 1, GLOW_BLAS_PROF_CONV3_GEMM);
+            ADD(P, c, col_k(half + e), 0, 1, GLOW_BLAS_PROF_CONV3_GEMM);
     }
 #undef ADD
     return n;
