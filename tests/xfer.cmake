@@ -19,3 +19,12 @@ if(TARGET xfer AND TARGET face AND TARGET media)
            ${xfer_model_arg})
   set_tests_properties(xfer_data PROPERTIES TIMEOUT 600)
 endif()
+
+# The commands end to end; the random models come from xfer_unit's folder.
+if(TARGET xfer AND TARGET glowcam)
+  set_tests_properties(xfer_unit PROPERTIES FIXTURES_SETUP xfer_models)
+  add_test(NAME xfer_cli COMMAND bash ${CMAKE_SOURCE_DIR}/tests/test_xfer_cli.sh $<TARGET_FILE:glowcam>
+           ${CMAKE_BINARY_DIR}/tmp-xfer-unit/random16.safetensors ${CMAKE_BINARY_DIR}/tmp-xfer-unit/random16b.safetensors
+           ${GLOWCAM_DATA} ${CMAKE_BINARY_DIR}/tmp-xfer-cli)
+  set_tests_properties(xfer_cli PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED xfer_models)
+endif()
