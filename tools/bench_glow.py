@@ -4,7 +4,7 @@ on the same model files and the same faces, in one run; prints both times and th
 
     tools/bench_glow.py --glowcam build/src/cli/glowcam                 # CPU: glowcam --backend cpu vs torch, 2 threads
     tools/bench_glow.py --glowcam build/src/glow/glow-bench --cuda --backend vulkan --configs 64,128,256
-    options: --configs 64,128 --batches 1,8 --iters 10 --threads 2 --faces DIR --workdir DIR
+    options: --configs 64,128 --batches 1,8 --iters 10 --threads 2 --faces DIR --workdir DIR --omp-passive
 
 Configurations (random weights, tools/make_random_model.py, written once into --workdir):
     64:  64x64,   3 levels, depth 8,  width 128
@@ -139,7 +139,12 @@ def main():
     ap.add_argument("--faces", help="folder of folders of face images (e.g. ../shared/data/identities)")
     ap.add_argument("--workdir", help="where the random models and inputs go (default: a temp dir)")
     ap.add_argument("--verbose", action="store_true", help="print glowcam's full report")
+    ap.add_argument("--omp-passive", action="store_true",
+                    help="OMP_WAIT_POLICY=PASSIVE for PyTorch: its OpenMP threads sleep instead of spinning "
+                         "(on a busy machine spinning makes PyTorch 10-50x slower at 2 threads)")
     args = ap.parse_args()
+    if args.omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read when PyTorch's OpenMP starts, so before the import
 
     import torch
     if args.cuda:
@@ -152,8 +157,11 @@ def main():
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench_glow_")
     os.makedirs(workdir, exist_ok=True)
     batches = [int(b) for b in args.batches.split(",")]
-    print("PyTorch %s on %s; glowcam %s --backend %s; %d timed calls after %d warm-up"
-          % (torch.__version__, dev_name, args.glowcam, args.backend, args.iters, args.warmup))
+    print("PyTorch %s on %s%s; glowcam %s --backend %s; %d timed calls after %d warm-up"
+          % (torch.__version__, dev_name, ", OMP_WAIT_POLICY=PASSIVE" if args.omp_passive else "", args.glowcam,
+             args.backend, args.iters, args.warmup))
+    if not args.cuda:
+        print("load average before the run: %.2f %.2f %.2f" % os.getloadavg())
     rows = []
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
