@@ -298,8 +298,8 @@ static int identity_build(int argc, char **argv)
     }
     if (xfer_stats_to_identity(st, name, glow_model_sha256(env.model), &id) < 0 || xfer_identity_save(id, o.out) < 0)
         goto fail;
-    printf("identity %s: %" PRId64 " faces averaged, %" PRId64 " images/frames without a face skipped, %.1f s -> %s\n",
-           name, found, missed, gc_time() - t0, o.out);
+    printf("identity %s: %" PRId64 " face%s averaged, %" PRId64 " images/frames without a face skipped, %.1f s -> %s\n",
+           name, found, found == 1 ? "" : "s", missed, gc_time() - t0, o.out);
     ret = 0;
 fail:
     xfer_identity_free(&id);
