@@ -224,6 +224,14 @@ static void test_ctx(const glow_model *m)
     xfer_ctx_apply(x, z, out, 0);
     xfer_variance(z, src->mean, src->var, tgt->mean, tgt->var, D, 0.7, p.var_eps, exp);
     bad = count_bits_differ(out, exp, D);
+    /* live changes: alpha and target (here the source as target) */
+    xfer_ctx_set_alpha(x, 0.3);
+    int rt = xfer_ctx_set_target(x, src);
+    xfer_ctx_apply(x, z, out, 0);
+    xfer_variance(z, src->mean, src->var, src->mean, src->var, D, 0.3, p.var_eps, exp);
+    size_t live = count_bits_differ(out, exp, D);
+    printf("ctx live changes: set_target %d, alpha 0.3 on the new target off %zu\n", rt, live);
+    XT_CHECK(rt == 0 && live == 0, "set_alpha/set_target");
     xfer_ctx_free(&x);
 
     /* TWO_PASS: the mean of the first pass */

@@ -240,6 +240,25 @@ int xfer_ctx_end_pass(xfer_ctx *x)
     return 0;
 }
 
+void xfer_ctx_set_alpha(xfer_ctx *x, double alpha)
+{
+    if (isfinite(alpha))
+        x->p.alpha = alpha;
+}
+
+int xfer_ctx_set_target(xfer_ctx *x, const xfer_identity *target)
+{
+    if (x->p.method == XFER_METHOD_ATTRIBUTE || !target) {
+        gc_log(GC_LOG_ERROR, "transfer: set_target() needs a target identity and a linear or variance transfer");
+        return -EINVAL;
+    }
+    int r = xfer_identity_check(target, x->model);
+    if (r < 0)
+        return r;
+    x->target = target;
+    return 0;
+}
+
 void xfer_ctx_reset(xfer_ctx *x)
 {
     if (x->p.source == XFER_SOURCE_RUNNING && x->stats) {

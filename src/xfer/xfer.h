@@ -164,6 +164,11 @@ int xfer_ctx_end_pass(xfer_ctx *x);
 int xfer_ctx_apply(xfer_ctx *x, const float *z, float *out, double t);
 /* Strength factor the last apply used (0..1; 1 outside RUNNING's warm-up). */
 double xfer_ctx_strength(const xfer_ctx *x);
+/* Live changes, from the thread that applies: the alpha of the next apply (level weights
+ * and warm-up still scale it), and another target identity (checked against the model
+ * as at create; borrowed like the first). The running statistics are kept. */
+void xfer_ctx_set_alpha(xfer_ctx *x, double alpha);
+int xfer_ctx_set_target(xfer_ctx *x, const xfer_identity *target);
 /* RUNNING: forget the faces seen (a new person, a scene cut). */
 void xfer_ctx_reset(xfer_ctx *x);
 /* The source mean now in use (NULL before any is known), for diagnostics and eval. */
