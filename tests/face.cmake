@@ -17,5 +17,10 @@ if(TARGET face)
     # a clip with still and moving stretches; jitter in eye-corner distances per frame
     add_test(NAME face_track_jitter_lag
              COMMAND test_face_track ${GLOWCAM_DATA}/videos/lp_d3.mp4 200 0.006 2.5)
+    # the face leaves (blank frames) and comes back; two faces side by side keep their ids
+    add_test(NAME face_track_refind
+             COMMAND test_face_track ${GLOWCAM_DATA}/videos/tpsmm_driving.mp4 110 gap 50 30)
+    add_test(NAME face_track_two_faces
+             COMMAND test_face_track ${GLOWCAM_DATA}/videos/tpsmm_driving.mp4 90 pair ${GLOWCAM_DATA}/videos/lp_d6.mp4)
   endif()
 endif()

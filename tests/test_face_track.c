@@ -1,6 +1,11 @@
 /* Tracking on a real clip: one stable id, landmark jitter on still stretches and lag on
  * moving ones, both printed and bounded.
  *   test_face_track VIDEO FRAMES MAX_JITTER MAX_LAG_FRAMES
+ *   test_face_track VIDEO FRAMES gap START LENGTH
+ *   test_face_track VIDEO FRAMES pair VIDEO2
+ * The pair form puts the two clips side by side: two faces, each must keep its own id.
+ * The gap form blanks frames START..START+LENGTH-1 (the face leaves): the track must end
+ * within 7 frames of the gap's start and the face be found again within 4 frames of its end.
  * Reference motion: the raw landmarks averaged over 7 frames centred on each frame (no lag
  * for steady motion, sqrt(7) less noise). Units: the outer-eye-corner distance (IOD).
  * Still: reference speed < 0.3% IOD/frame. Moving: > 1.5% IOD/frame.
@@ -17,6 +22,64 @@
 
 typedef float pts68[FACE_N_POINTS][2];
 
+static int test_pair(const char *a, const char *b, int frames)
+{
+    media_source *s[2] = {NULL, NULL};
+    struct media_source_params sp = media_source_params_default();
+    if (media_source_open(&s[0], a, &sp) < 0 || media_source_open(&s[1], b, &sp) < 0) {
+        printf("FAIL: cannot open %s or %s\n", a, b);
+        return 1;
+    }
+    const struct media_source_info *i0 = media_source_info(s[0]), *i1 = media_source_info(s[1]);
+    int w = i0->w + i1->w, h = i0->h > i1->h ? i0->h : i1->h;
+    uint8_t *f0 = malloc((size_t)i0->w * i0->h * 3), *f1 = malloc((size_t)i1->w * i1->h * 3);
+    uint8_t *rgb = calloc((size_t)w * h, 3);
+    face_detector *det = NULL;
+    face_landmarker *lm = NULL;
+    face_tracker *tr = NULL;
+    if (face_detector_create(&det, NULL) < 0 || face_landmarker_create(&lm, NULL) < 0 ||
+        face_tracker_create(&tr, det, lm, NULL) < 0) {
+        printf("FAIL: cannot create the tracker\n");
+        return 1;
+    }
+    int n = 0, two = 0, id_left = -1, id_right = -1, swaps = 0;
+    struct media_frame_info fi;
+    while (n < frames && media_source_read(s[0], f0, &fi) == 0 && media_source_read(s[1], f1, &fi) == 0) {
+        for (int y = 0; y < h; y++) {
+            if (y < i0->h)
+                memcpy(rgb + (size_t)y * w * 3, f0 + (size_t)y * i0->w * 3, (size_t)i0->w * 3);
+            if (y < i1->h)
+                memcpy(rgb + ((size_t)y * w + i0->w) * 3, f1 + (size_t)y * i1->w * 3, (size_t)i1->w * 3);
+        }
+        struct face_track t[4];
+        int k = face_tracker_update(tr, rgb, w, h, 0, -1, t, 4);
+        n++;
+        if (k != 2)
+            continue;
+        two++;
+        for (int i = 0; i < 2; i++) {
+            int left = t[i].pts[30][0] < i0->w;
+            int *id = left ? &id_left : &id_right;
+            if (*id < 0)
+                *id = t[i].id;
+            swaps += *id != t[i].id;
+        }
+    }
+    int ok = two >= n - 2 && swaps == 0 && id_left > 0 && id_right > 0 && id_left != id_right;
+    printf("track pair %s | %s: %d frames, %d with both faces (bound >= %d), ids %d and %d, %d id changes (bound 0)\n",
+           a, b, n, two, n - 2, id_left, id_right, swaps);
+    printf("%s\n", ok ? "PASS" : "FAIL");
+    face_tracker_free(&tr);
+    face_landmarker_free(&lm);
+    face_detector_free(&det);
+    media_source_close(&s[0]);
+    media_source_close(&s[1]);
+    free(f0);
+    free(f1);
+    free(rgb);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -24,8 +87,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *path = argv[1];
+    if (argc > 4 && !strcmp(argv[3], "pair"))
+        return test_pair(path, argv[4], atoi(argv[2]));
     int max_frames = atoi(argv[2]);
-    double max_jitter = atof(argv[3]), max_lag = atof(argv[4]);
+    int gap = !strcmp(argv[3], "gap"), gap0 = gap ? atoi(argv[4]) : -1, gap1 = gap && argc > 5 ? gap0 + atoi(argv[5]) : -1;
+    double max_jitter = gap ? 0 : atof(argv[3]), max_lag = gap ? 0 : atof(argv[4]);
+    int last_seen_in_gap = -1, refound = -1, frame_no = 0;
     media_source *src = NULL;
     struct media_source_params sp = media_source_params_default();
     if (media_source_open(&src, path, &sp) < 0) {
@@ -53,9 +120,22 @@ int main(int argc, char **argv)
     int n = 0, ids_changed = 0, first_id = -1, missing = 0;
     struct media_frame_info fi;
     double t0 = gc_time();
-    while (n < max_frames && media_source_read(src, rgb, &fi) == 0) {
+    while (frame_no < max_frames && media_source_read(src, rgb, &fi) == 0) {
         struct face_track t[4];
+        int f = frame_no++;
+        if (gap && f >= gap0 && f < gap1)
+            memset(rgb, 128, (size_t)si->w * si->h * 3);
         int k = face_tracker_update(tr, rgb, si->w, si->h, 0, fi.t, t, 4);
+        if (gap) {
+            if (k > 0 && f >= gap0 && f < gap1)
+                last_seen_in_gap = f;
+            if (k > 0 && f >= gap1 && refound < 0)
+                refound = f;
+            if (k > 0 && first_id < 0)
+                first_id = t[0].id;
+            ids_changed += k > 0 && t[0].id != first_id && f < gap0;
+            continue;
+        }
         if (k < 1) {
             missing++;
             continue; /* counted; the clip has one face throughout */
@@ -70,7 +150,17 @@ int main(int argc, char **argv)
     double dt = gc_time() - t0;
     struct face_tracker_stats st;
     face_tracker_get_stats(tr, &st);
+
     double fps = si->fps_den ? (double)si->fps_num / si->fps_den : 30;
+    if (gap) {
+        int ended = last_seen_in_gap < 0 ? 0 : last_seen_in_gap - gap0 + 1;
+        int ok = first_id > 0 && ids_changed == 0 && ended <= 7 && refound >= 0 && refound - gap1 <= 4;
+        printf("track %s with frames %d..%d blanked: face dropped %d frames into the gap (bound 7), found again %d "
+               "frames after it (bound 4), id before %d; %d checks, %d full detections\n",
+               path, gap0, gap1 - 1, ended, refound < 0 ? -1 : refound - gap1, first_id, st.checks, st.detections);
+        printf("%s\n", ok ? "PASS" : "FAIL");
+        return ok ? 0 : 1;
+    }
 
     /* metrics */
     int nstill = 0, nmove = 0;

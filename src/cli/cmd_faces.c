@@ -25,7 +25,7 @@ static const struct cli_opt faces_opts_table[] = {
     {"json", 0, "JSON lines (the only output format; accepted for clarity)", offsetof(struct faces_opts, json), OPT_FLAG, {0}, 0, 0},
     {"raw", 0, "video: print the unsmoothed landmarks too (\"raw\")", offsetof(struct faces_opts, raw), OPT_FLAG, {0}, 0, 0},
     {"frames", 'n', "video: stop after N frames (0: all)", offsetof(struct faces_opts, max_frames), OPT_INT, {.i = 0}, 0, 1e9},
-    {"detect-interval", 0, "video: frames between detections while tracking", offsetof(struct faces_opts, interval), OPT_INT, {.i = 10}, 1, 1000},
+    {"detect-interval", 0, "video: frames between full-frame detections while tracking", offsetof(struct faces_opts, interval), OPT_INT, {.i = 30}, 1, 1000},
     {"min-face", 0, "smallest face side in pixels (0: auto)", offsetof(struct faces_opts, min_face), OPT_FLOAT, {.f = 0}, 0, 10000},
     {"mirror-fit", 0, "average the landmarks of the face and its mirror image (1) or not (0)", offsetof(struct faces_opts, mirror), OPT_INT, {.i = 0}, 0, 1},
     {0}};

@@ -213,13 +213,45 @@ int face_detect(face_detector *d, const uint8_t *rgb, int w, int h, int stride, 
     return n > 1 ? 1 : n;
 }
 
+int face_detect_near(face_detector *d, const uint8_t *rgb, int w, int h, int stride, const struct face_box *near,
+                     double threshold, struct face_box *found)
+{
+    stride = face_stride(w, stride);
+    float side = fmaxf(near->x1 - near->x0, near->y1 - near->y0);
+    if (!(side > 4))
+        return 0;
+    /* the box grown by 40% on each side, the face scaled to ~100 px (window 80) */
+    int x0 = (int)floorf(near->x0 - 0.4f * side), y0 = (int)floorf(near->y0 - 0.4f * side);
+    int x1 = (int)ceilf(near->x1 + 0.4f * side), y1 = (int)ceilf(near->y1 + 0.4f * side);
+    x0 = x0 < 0 ? 0 : x0;
+    y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > w ? w : x1;
+    y1 = y1 > h ? h : y1;
+    if (x1 - x0 < 16 || y1 - y0 < 16)
+        return 0;
+    struct face_box boxes[8];
+    double s = 100.0 / side;
+    int n = detect_pass(d, rgb + (size_t)y0 * stride + (size_t)x0 * 3, x1 - x0, y1 - y0, stride, s, 0, threshold,
+                        boxes, 8);
+    if (n <= 0)
+        return n;
+    boxes[0].x0 += x0;
+    boxes[0].x1 += x0;
+    boxes[0].y0 += y0;
+    boxes[0].y1 += y0;
+    *found = boxes[0];
+    return 1;
+}
+
 int face_landmarker_create(face_landmarker **out, const char *path)
 {
     *out = NULL;
     face_landmarker *lm = calloc(1, sizeof(*lm));
     if (!lm)
         return -ENOMEM;
-    int r = dlibw_predictor_load(&lm->sp, path ? path : FACE_DEFAULT_PREDICTOR);
+    if (!path)
+        path = getenv("GLOWCAM_FACE_PREDICTOR");
+    int r = dlibw_predictor_load(&lm->sp, path && *path ? path : FACE_DEFAULT_PREDICTOR);
     if (r < 0) {
         free(lm);
         return r;

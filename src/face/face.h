@@ -81,7 +81,7 @@ int face_detect(face_detector *d, const uint8_t *rgb, int w, int h, int stride, 
 /* ---- landmarks (dlib 68-point shape predictor) ---- */
 
 typedef struct face_landmarker face_landmarker;
-/* path NULL: FACE_DEFAULT_PREDICTOR. A missing or corrupt file: logged error naming it, -ENOENT/-EINVAL. */
+/* path NULL: $GLOWCAM_FACE_PREDICTOR if set, else FACE_DEFAULT_PREDICTOR. A missing or corrupt file: logged error naming it, -ENOENT/-EINVAL. */
 int face_landmarker_create(face_landmarker **out, const char *path);
 void face_landmarker_free(face_landmarker **lm);
 /* on: each fit also runs on the mirrored face and the two are averaged: lower error and
@@ -130,14 +130,17 @@ int face_warp(const uint8_t *rgb, int w, int h, int stride, const float m[6], ui
 /* ---- tracking ---- */
 
 struct face_tracker_params {
-    int detect_interval;  /* frames between detections while faces are tracked, default 10 */
+    int detect_interval;  /* frames between full-frame detections (new faces) while faces are
+                             tracked, default 30; with none tracked, every verify_interval frames */
+    int verify_interval;  /* frames between checks that a tracked face is still there (detection
+                             near it only, cheap), default 3 */
     double detect_min_face; /* smallest face to detect, px of the frame; 0 = auto (shorter side / 5) */
     double min_cutoff;    /* one-euro: cutoff (Hz) for a still face, default 1.0: lower = steadier */
     double beta;          /* one-euro: cutoff rise per unit of speed (speed in eye-corner distances
                              per second), default 5: higher = less lag, more jitter */
     double d_cutoff;      /* one-euro: cutoff (Hz) of the speed estimate, default 1.0 */
     int max_faces;        /* faces tracked at once, default 8 */
-    int max_missed;       /* detections a track may miss before it is dropped, default 2 */
+    int max_missed;       /* checks a track may fail in a row before it is dropped, default 1 */
 };
 struct face_tracker_params face_tracker_params_default(void);
 
@@ -151,8 +154,9 @@ struct face_track {
 };
 
 struct face_tracker_stats {
-    int frames, detections;         /* frames seen, full-frame detections run */
-    double detect_s, landmark_s;    /* CPU seconds of the calling thread spent in each */
+    int frames, detections, checks; /* frames seen, full-frame detections, checks near a tracked face */
+    double detect_s, landmark_s;    /* CPU seconds of the calling thread in detection (both kinds)
+                                       and in landmarks */
 };
 
 typedef struct face_tracker face_tracker;

@@ -10,13 +10,16 @@
 #include "face/priv.h"
 
 #define MAX_TRACKS 32
+/* HOG score a tracked face must reach near its last place (below dlib's 0: we know a face
+ * was there, and a turned or blurred one scores lower) */
+#define VERIFY_THRESHOLD (-0.5)
 
 struct one_euro {
     float x, dx; /* filtered value and filtered speed (units per second) */
 };
 
 struct track {
-    int id, age, missed;
+    int id, age, missed, since_verify;
     struct face_box box;
     float raw[FACE_N_POINTS][2];
     struct one_euro f[FACE_N_POINTS][2];
@@ -38,13 +41,14 @@ struct face_tracker {
 struct face_tracker_params face_tracker_params_default(void)
 {
     struct face_tracker_params p = {
-        .detect_interval = 10,
+        .detect_interval = 30,
+        .verify_interval = 3,
         .detect_min_face = 0,
         .min_cutoff = 1.0,
         .beta = 5.0,
         .d_cutoff = 1.0,
         .max_faces = 8,
-        .max_missed = 2,
+        .max_missed = 1,
     };
     return p;
 }
@@ -61,6 +65,8 @@ int face_tracker_create(face_tracker **out, face_detector *d, const face_landmar
     t->p = p ? *p : face_tracker_params_default();
     if (t->p.detect_interval < 1)
         t->p.detect_interval = 1;
+    if (t->p.verify_interval < 1)
+        t->p.verify_interval = 1;
     if (t->p.max_faces < 1 || t->p.max_faces > MAX_TRACKS)
         t->p.max_faces = t->p.max_faces < 1 ? 1 : MAX_TRACKS;
     t->det = d;
@@ -198,8 +204,34 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
     }
     t->st.landmark_s += cpu_time() - t0;
 
-    /* 2. detect now and then, at once when there is nothing to follow or a face was lost */
-    if (t->n == 0 || lost || ++t->since_detect >= t->p.detect_interval) {
+    /* 2. now and then, check each face is still there: detection near it only */
+    t0 = cpu_time();
+    for (int i = 0; i < t->n; i++) {
+        struct track *tr = &t->tr[i];
+        if (++tr->since_verify < t->p.verify_interval)
+            continue;
+        tr->since_verify = 0;
+        struct face_box found;
+        r = face_detect_near(t->det, rgb, w, h, stride, &tr->box, VERIFY_THRESHOLD, &found);
+        t->st.checks++;
+        if (r < 0)
+            return r;
+        if (r == 1 && box_iou(&found, &tr->box) > 0.3f) {
+            tr->missed = 0;
+        } else if (++tr->missed > t->p.max_missed) {
+            t->tr[i] = t->tr[--t->n];
+            i--;
+            lost = 1;
+        }
+    }
+    t->st.detect_s += cpu_time() - t0;
+
+    /* 3. full-frame detection for new faces: seldom while tracking, often when nothing is
+     * tracked or a face was just lost */
+    int interval = t->n == 0 || lost ? t->p.verify_interval : t->p.detect_interval;
+    if (t->n == 0 && t->st.frames == 1)
+        interval = 1;
+    if (++t->since_detect >= interval) {
         t->since_detect = 0;
         double min_face = t->p.detect_min_face;
         if (min_face <= 0)
@@ -211,32 +243,15 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
         t->st.detections++;
         if (n < 0)
             return n;
-        int used[MAX_TRACKS] = {0};
-        for (int i = 0; i < t->n; i++) {
-            int best = -1;
-            float bi = 0.3f;
-            for (int k = 0; k < n; k++) {
-                float iou = box_iou(&t->tr[i].box, &boxes[k]);
-                if (!used[k] && iou > bi) {
-                    bi = iou;
-                    best = k;
-                }
-            }
-            if (best >= 0) {
-                used[best] = 1;
-                t->tr[i].missed = 0;
-            } else if (++t->tr[i].missed > t->p.max_missed) {
-                t->tr[i] = t->tr[--t->n];
-                i--;
-            }
-        }
         t0 = cpu_time();
         for (int k = 0; k < n && t->n < t->p.max_faces; k++) {
-            if (used[k])
-                continue;
             int overlaps = 0;
-            for (int i = 0; i < t->n; i++)
-                overlaps |= box_iou(&t->tr[i].box, &boxes[k]) > 0.1f;
+            for (int i = 0; i < t->n; i++) {
+                float iou = box_iou(&t->tr[i].box, &boxes[k]);
+                if (iou > 0.3f)
+                    t->tr[i].missed = 0; /* seen: counts as a check passed */
+                overlaps |= iou > 0.1f;
+            }
             if (overlaps)
                 continue;
             struct track *tr = &t->tr[t->n];
@@ -255,7 +270,7 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
         t->st.landmark_s += cpu_time() - t0;
     }
 
-    /* 3. two tracks on one face (after a miss and a re-find): keep the older */
+    /* 4. two tracks on one face (after a miss and a re-find): keep the older */
     for (int i = 0; i < t->n; i++)
         for (int k = i + 1; k < t->n; k++)
             if (box_iou(&t->tr[i].box, &t->tr[k].box) > 0.5f) {
