@@ -66,16 +66,18 @@ struct pl_stage {
 };
 
 struct pl_params {
-    int live;        /* 0: block when a queue is full (never drop, order kept); 1: drop the oldest
-                        queued frame instead, so latency cannot grow; default 0 */
-    int queue_size;  /* frames each queue holds, 1..64; default 8 offline; live uses 2 */
+    int live;        /* 0: block when a queue is full (never drop, order kept); 1: the source's
+                        queue drops its oldest frame instead (later queues block, so a slow stage
+                        makes the drop happen before any work is spent), latency cannot grow; default 0 */
+    int queue_size;  /* frames each queue holds, 1..64; default 8 offline; live uses 1 */
     int batch_wait;  /* offline: a batching stage waits for max_batch frames (or the end); default 1 */
 };
 struct pl_params pl_params_default(void);
 
 struct pl_stage_stats {
     char name[32];
-    double busy_s;     /* time spent inside the stage's work */
+    double busy_s;     /* wall time spent inside the stage's work */
+    double cpu_s;      /* CPU time of the stage's own thread in it (helper threads, e.g. BLAS, not counted) */
     int64_t frames;    /* frames it handled */
     int64_t calls;     /* calls (frames / calls = mean batch) */
 };
@@ -85,6 +87,7 @@ struct pl_stats {
     struct pl_stage_stats stage[PL_MAX_STAGES + 2];
     int64_t frames_in, frames_out, dropped;
     double wall_s;                                   /* first frame read to last frame out */
+    double cpu_s;                                    /* CPU time of the whole process during the run */
     double lat_mean_ms, lat_p50_ms, lat_p95_ms, lat_max_ms; /* capture -> sink done */
 };
 

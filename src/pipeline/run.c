@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/resource.h>
+#include <time.h>
+
 #include "common/gc.h"
 #include "pipeline/pipeline.h"
 
@@ -42,6 +45,20 @@ struct pl_params pl_params_default(void)
 {
     struct pl_params p = {.live = 0, .queue_size = 8, .batch_wait = 1};
     return p;
+}
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double process_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 /* ---- bounded queue ---- */
@@ -175,7 +192,7 @@ static void *source_main(void *arg)
     struct run *r = w->run;
     for (;;) {
         pl_frame *f = NULL;
-        double t0 = gc_time();
+        double t0 = gc_time(), c0 = thread_cpu();
         int e = r->source(r->source_ctx, &f);
         if (e == GC_EOF)
             break;
@@ -184,6 +201,7 @@ static void *source_main(void *arg)
             break;
         }
         w->st.busy_s += gc_time() - t0;
+        w->st.cpu_s += thread_cpu() - c0;
         w->st.frames++;
         w->st.calls++;
         if (!r->frames_in++)
@@ -209,9 +227,10 @@ static void *stage_main(void *arg)
         if (n == 0)
             break;
         if (!atomic_load(&r->err)) {
-            double t0 = gc_time();
+            double t0 = gc_time(), c0 = thread_cpu();
             int e = w->stage.run(w->stage.ctx, batch, n);
             w->st.busy_s += gc_time() - t0;
+            w->st.cpu_s += thread_cpu() - c0;
             w->st.frames += n;
             w->st.calls++;
             if (e < 0) {
@@ -246,16 +265,18 @@ int pl_run(const struct pl_params *pp, pl_source_fn source, void *source_ctx, co
     struct pl_params p = pp ? *pp : pl_params_default();
     if (p.queue_size < 1 || p.queue_size > 64)
         p.queue_size = 8;
-    if (p.live)
-        p.queue_size = p.queue_size > 2 ? 2 : p.queue_size;
+    if (p.live) /* one frame waiting per stage at most: the newest */
+        p.queue_size = 1;
     GC_ASSERT(n_stages >= 0 && n_stages <= PL_MAX_STAGES); /* callers pass their own tables */
     struct run r = {.p = &p, .source = source, .source_ctx = source_ctx, .stop = stop, .stop_ctx = stop_ctx};
     struct queue q[PL_MAX_STAGES + 1];
     struct worker w[PL_MAX_STAGES + 1];
     memset(w, 0, sizeof(w));
     int nq = 0, started = 0, err = 0;
+    /* live: only the source's queue drops; the later ones block, so a slow stage stalls
+     * the chain back to the first queue and frames are dropped before any work is spent */
     for (; nq < n_stages + 1; nq++)
-        if ((err = queue_init(&q[nq], p.queue_size, p.live)) < 0)
+        if ((err = queue_init(&q[nq], p.queue_size, p.live && nq == 0)) < 0)
             goto out;
     /* latency samples: a ring of the last 4096 frames */
     enum { NLAT = 4096 };
@@ -278,6 +299,7 @@ int pl_run(const struct pl_params *pp, pl_source_fn source, void *source_ctx, co
             break;
         }
     }
+    double cpu0 = process_cpu();
     struct pl_stage_stats sst = {0};
     snprintf(sst.name, sizeof(sst.name), "sink");
     int64_t out_n = 0;
@@ -285,10 +307,11 @@ int pl_run(const struct pl_params *pp, pl_source_fn source, void *source_ctx, co
     pl_frame *f;
     while (started == n_stages + 1 && queue_pop(&q[n_stages], &f, 1, 0) == 1) {
         if (!atomic_load(&r.err) && !atomic_load(&r.stopping)) {
-            double t0 = gc_time();
+            double t0 = gc_time(), c0 = thread_cpu();
             int e = sink ? sink(sink_ctx, f) : 0; /* no sink: frames end here */
             t_last = gc_time();
             sst.busy_s += t_last - t0;
+            sst.cpu_s += thread_cpu() - c0;
             sst.frames++;
             sst.calls++;
             lat[out_n % NLAT] = (t_last - f->info.captured) * 1000.0;
@@ -315,6 +338,7 @@ int pl_run(const struct pl_params *pp, pl_source_fn source, void *source_ctx, co
         for (int i = 0; i < nq; i++)
             stats->dropped += q[i].dropped;
         stats->wall_s = out_n ? t_last - r.t_first : 0;
+        stats->cpu_s = process_cpu() - cpu0;
         int nl = out_n < NLAT ? (int)out_n : NLAT;
         if (nl) {
             double sum = 0;
@@ -338,12 +362,15 @@ void pl_stats_format(const struct pl_stats *s, int live, char *buf, size_t n)
 {
     size_t k = 0;
 #define PUT(...) k += (size_t)snprintf(buf + (k < n ? k : n), k < n ? n - k : 0, __VA_ARGS__)
-    PUT("stage         ms/frame   frames   batch\n");
+    PUT("stage        ms/frame  cpu ms/frame   frames   batch\n");
     for (int i = 0; i < s->n_stages; i++) {
         const struct pl_stage_stats *t = &s->stage[i];
-        PUT("%-12s %9.2f %8lld %7.1f\n", t->name, t->frames ? 1000.0 * t->busy_s / t->frames : 0.0,
-            (long long)t->frames, t->calls ? (double)t->frames / t->calls : 0.0);
+        PUT("%-12s %8.2f %13.2f %8lld %7.1f\n", t->name, t->frames ? 1000.0 * t->busy_s / t->frames : 0.0,
+            t->frames ? 1000.0 * t->cpu_s / t->frames : 0.0, (long long)t->frames,
+            t->calls ? (double)t->frames / t->calls : 0.0);
     }
+    if (s->frames_out)
+        PUT("process CPU %.2f ms/frame (all threads, helpers included)\n", 1000.0 * s->cpu_s / s->frames_out);
     double fps = s->wall_s > 0 && s->frames_out > 1 ? (s->frames_out - 1) / s->wall_s : 0;
     PUT("%lld frames in %.2f s: %.1f fps end to end", (long long)s->frames_out, s->wall_s, fps);
     if (live || s->dropped)
