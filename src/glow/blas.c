@@ -3,16 +3,19 @@
  * Layout: pixel-major with the batch folded into the pixel dimension, z[p][c] with
  * p = (img*H + y)*W + x, so every convolution is one GEMM of M = n*H*W rows.
  * - actnorm + invconv: folded at create time into one [C][C] matrix and a bias
- *   (the inverse, computed in double, folds the inverse actnorm the same way).
+ *   (the inverse, computed in double, folds the inverse actnorm the same way); a plain
+ *   loop up to 64 channels, a GEMM above.
  * - conv1 (3x3, C/2 -> width): im2col (the edge-padding channel written into the
  *   columns as a 1 outside the image) and one GEMM; the actnorm scale is folded into
  *   the weights, its bias and the ReLU are one pass.
  * - conv2 (1x1): one GEMM, the same folding.
- * - conv3 (3x3, width -> few channels): one GEMM h2[P][width] x W[width][9*cout] gives
- *   every tap's contribution per pixel; a pass sums the 9 shifted taps (the padding
- *   channel's weights added where a tap falls outside) and applies the coupling in the
- *   same loop. Its input is 10-40x wider than its output, so this is far cheaper than
- *   an im2col of width*9 columns.
+ * - conv3 (3x3, width -> few channels): one GEMM W[9*cout][width] x h2^T gives every
+ *   tap's contribution per pixel, channel-major; a pass sums the 9 shifted taps over
+ *   contiguous runs (the padding channel's weights added where a tap falls outside)
+ *   and then applies the coupling. Its input is 10-40x wider than its output, so this
+ *   is far cheaper than an im2col of width*9 columns.
+ * - the coupling network runs in chunks of pixels so the hidden activations stay in
+ *   the L2 caches between the GEMMs and the bias+ReLU passes.
  * - split priors: im2col + GEMM like conv1.
  * Affine outputs (shift/scale) and prior outputs (mean/logs) are de-interleaved by
  * permuting the weights, so the element-wise loops run over contiguous halves.
@@ -437,8 +440,8 @@ BLAS_VEC static void bias_relu(float *restrict x, const float *restrict b, int P
     prof_end(GLOW_BLAS_PROF_RELU, t0);
 }
 
-/* The coupling network up to conv3's GEMM: st->taps[p][t*cout + o]. In chunks of rows
- * so the hidden activations stay in cache between their GEMMs and passes. */
+/* The coupling network up to conv3's GEMM: st->taps[t*cout + o][p]. In chunks of
+ * pixels so the hidden activations stay in cache between their GEMMs and passes. */
 static void nn_taps(struct blas_state *st, const struct blas_step *s, const float *a, int astride, int n, int h,
                     int w)
 {
