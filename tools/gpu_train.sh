@@ -50,9 +50,11 @@ cat "$out/env.log"
 
 t0=$(date +%s)
 limit=0; [ $quick = 1 ] && limit=600
-$py tools/facepack.py unpack .dev/gpu/utkface128.jpgs.npz --out "$work/utkface128.npy" --limit $limit || exit 1
-$py tools/facepack.py unpack .dev/gpu/utkface128.jpgs.npz --out "$work/utkface64.npy" --downscale 2 --limit $limit || exit 1
-$py tools/facepack.py unpack .dev/gpu/celeba64.jpgs.npz --out "$work/celeba64.npy" --limit $limit || exit 1
+# three decodes at once (the GPU machine has 16 cores)
+$py tools/facepack.py unpack .dev/gpu/utkface128.jpgs.npz --out "$work/utkface128.npy" --limit $limit & u1=$!
+$py tools/facepack.py unpack .dev/gpu/utkface128.jpgs.npz --out "$work/utkface64.npy" --downscale 2 --limit $limit & u2=$!
+$py tools/facepack.py unpack .dev/gpu/celeba64.jpgs.npz --out "$work/celeba64.npy" --limit $limit & u3=$!
+wait $u1 && wait $u2 && wait $u3 || { echo "gpu_train: unpacking failed" >&2; exit 1; }
 echo "gpu_train: unpacked in $(( $(date +%s) - t0 )) s"
 
 if [ $quick = 1 ]; then
@@ -67,11 +69,11 @@ fi
 common=(--checkpoint-minutes 2 --log-every 20 --eval-max 1000)
 
 $py tools/train_glow.py --data "$work/utkface64.npy" "$work/celeba64.npy" "${a64[@]}" "${common[@]}" \
-  --data-desc "UTKFace crop_part1 (9,780) + CelebA img_align_celeba 000001-010000, re-aligned openai-eyes at 128 then 2x2 area-averaged to 64 (UTKFace via JPEG q:v 3 at 128, CelebA via JPEG q:v 2 at 64)" \
+  --data-desc "UTKFace crop_part1 (9,780) + CelebA img_align_celeba 000001-010000, re-aligned openai-eyes at 128 then 2x2 area-averaged to 64 (UTKFace via JPEG q:v 4 at 128, CelebA via JPEG q:v 3 at 64)" \
   --name glowcam-64 --out "$out/glowcam-64.safetensors" >"$out/train64.log" 2>&1 &
 p64=$!
 $py tools/train_glow.py --data "$work/utkface128.npy" "${a128[@]}" "${common[@]}" \
-  --data-desc "UTKFace crop_part1 (9,780), re-aligned openai-eyes at 128 (carried as JPEG q:v 3)" \
+  --data-desc "UTKFace crop_part1 (9,780), re-aligned openai-eyes at 128 (carried as JPEG q:v 4)" \
   --name glowcam-128 --out "$out/glowcam-128.safetensors" >"$out/train128.log" 2>&1 &
 p128=$!
 rc=0

@@ -15,8 +15,8 @@
 #   .dev/data/aligned128/{utkface,celeba}/*.png   128x128 crops (align runs once, at 128)
 #   .dev/data/faces128_utkface.npy, faces128_celeba.npy (+ .txt names)   uint8 [N,128,128,3]
 #   .dev/data/faces64.npy (+ .txt)     both sets, 128 -> 64 by 2x2 area averaging (the CPU model)
-#   .dev/gpu/utkface128.jpgs.npz       UTKFace at 128, JPEG -q:v 3 (the GPU run derives its
-#   .dev/gpu/celeba64.jpgs.npz         64x64 set from it); CelebA at 64, JPEG -q:v 2. CelebA's
+#   .dev/gpu/utkface128.jpgs.npz       UTKFace at 128, JPEG -q:v 4 (the GPU run derives its
+#   .dev/gpu/celeba64.jpgs.npz         64x64 set from it); CelebA at 64, JPEG -q:v 3. CelebA's
 #                                      89x109 sources are too small for 128 (x1.7 upscale), so
 #                                      the 128 model trains on UTKFace alone.
 set -euo pipefail
@@ -88,6 +88,6 @@ print("prepare_dataset: %s: %d faces 64x64" % (os.path.join(out, "faces64.npy"),
 EOF
 fi
 
-[ -s "$gpu/utkface128.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --q 3 --out "$gpu/utkface128.jpgs.npz"
-[ -s "$gpu/celeba64.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_celeba.npy" --downscale 2 --q 2 --out "$gpu/celeba64.jpgs.npz"
+[ -s "$gpu/utkface128.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --q 4 --out "$gpu/utkface128.jpgs.npz"
+[ -s "$gpu/celeba64.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_celeba.npy" --downscale 2 --q 3 --out "$gpu/celeba64.jpgs.npz"
 echo "prepare_dataset: done; GPU pack $(du -sh "$gpu" | cut -f1) in .dev/gpu" >&2
