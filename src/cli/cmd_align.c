@@ -444,7 +444,8 @@ int cli_cmd_align(int argc, char **argv)
            "align: %d %s, %d crops written to %s, %d without a face, %d faces too far outside, %d unreadable",
            items, in.is_video ? "frames" : "images", written, o.out, noface, outside, unreadable);
     if (written == 0) {
-        gc_log(GC_LOG_ERROR, "align: no face found in %d %s", items, in.is_video ? "frames" : "images");
+        gc_log(GC_LOG_ERROR, "align: no crop written (%d %s: %d without a face, %d faces too far outside, %d unreadable)",
+               items, in.is_video ? "frames" : "images", noface, outside, unreadable);
         goto done;
     }
     ret = 0;

@@ -11,6 +11,7 @@
 #include <exception>
 #include <fstream>
 #include <new>
+#include <string>
 #include <vector>
 
 #include <dlib/image_io.h>
@@ -142,7 +143,9 @@ extern "C" int dlibw_predictor_load(dlibw_predictor **out, const char *path)
         return -ENOMEM;
     } catch (const std::exception &e) {
         delete p;
-        gc_log(GC_LOG_ERROR, "%s: not a dlib shape predictor (%s)", path, e.what());
+        std::string why = e.what();
+        std::replace(why.begin(), why.end(), '\n', ' ');
+        gc_log(GC_LOG_ERROR, "%s: not a dlib shape predictor (%s)", path, why.c_str());
         return -EINVAL;
     }
 }
