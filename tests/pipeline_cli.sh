@@ -143,7 +143,7 @@ preview)
   ;;
 preview_inner)
   run_live() {
-    "$G" live --input "$CLIP" --loop --preview --side-by-side -m "$MODEL" --target "$TARGET" --stats 2> "$1" &
+    "$G" live --input "$CLIP" --loop --preview --side-by-side -m "$MODEL" --target "$TARGET,$TARGET" --stats 2> "$1" &
     pid=$!
     wid=""
     for i in $(seq 1 300); do
@@ -169,6 +169,9 @@ print(int((a > 40).sum()))")
   done
   echo "screenshot: $lit lit pixels"
   check "[ '${lit:-0}' -gt 100000 ]" "the window shows video (screenshot)"
+  # the other keys must not upset anything: next target, alpha up and down, effect off and on
+  for k in t plus minus minus space space; do xdotool key --window "$wid" $k; sleep 0.2; done
+  sleep 1
   xdotool key --window "$wid" q 2>/dev/null || xdotool key q
   for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
   if kill -0 $pid 2>/dev/null; then kill -INT $pid; bad "q did not quit"; fi
@@ -176,6 +179,7 @@ print(int((a > 40).sum()))")
   cat pv1.log
   check "[ $rc = 0 ]" "quits cleanly on q"
   check "grep -q 'latency' pv1.log" "stats printed with latency"
+  check "grep -q 'live: target obama-test' pv1.log" "t cycles the target"
   run_live pv2.log
   kill -INT $pid
   for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done

@@ -19,6 +19,8 @@ struct face_ctx {
     int id;           /* -1: free */
     xfer_ctx *x;
     int64_t last_use; /* glow batch counter, for eviction */
+    double alpha;     /* alpha and target index the context now has */
+    int target;
     double t_first;   /* frame time the track was first seen */
 };
 
@@ -35,12 +37,13 @@ struct pl_chain {
     struct face_composite_params cp;
 
     struct xfer_params xp;
-    double ctx_alpha; /* the alpha contexts were made with (never 0) */
     xfer_identity *targets[MAX_TARGETS];
     int n_targets;
     xfer_identity *source;
     xfer_attribute *attr;
     xfer_ctx *shared; /* FILE, TWO_PASS and ATTRIBUTE: one context for every face */
+    double shared_alpha;
+    int shared_target;
     struct face_ctx ctx[MAX_CTX];
     int64_t batches;
 
@@ -133,8 +136,8 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
     if (pp->level_weights && (r = xfer_level_weights_parse(pp->level_weights, &c->xp)) < 0)
         goto fail;
     c->xp.warmup_s = pp->warmup_s;
-    c->ctx_alpha = pp->alpha != 0 ? pp->alpha : 1.0;
-    c->xp.alpha = c->ctx_alpha;
+    c->xp.alpha = pp->alpha;
+    c->shared_alpha = pp->alpha;
     if (c->xp.method == XFER_METHOD_ATTRIBUTE) {
         if (!pp->attribute) {
             gc_log(GC_LOG_ERROR, "method attribute needs --attribute ATTR.safetensors");
@@ -363,17 +366,36 @@ static int ensure_batch(pl_chain *c, int n)
     return c->cap ? 0 : -ENOMEM;
 }
 
+/* Brings a context to the live alpha and target (xfer keeps its running statistics). */
+static int sync_ctx(pl_chain *c, xfer_ctx *x, double *have_alpha, int *have_target, double alpha, int target)
+{
+    if (*have_alpha != alpha) {
+        xfer_ctx_set_alpha(x, alpha);
+        *have_alpha = alpha;
+    }
+    if (c->n_targets && *have_target != target) {
+        int r = xfer_ctx_set_target(x, c->targets[target]);
+        if (r < 0)
+            return r;
+        *have_target = target;
+    }
+    return 0;
+}
+
 /* The context for a face: the shared one, or the running mean of its track. */
-static xfer_ctx *ctx_for(pl_chain *c, int id, int *err)
+static xfer_ctx *ctx_for(pl_chain *c, int id, double alpha, int target, int *err)
 {
     *err = 0;
-    if (c->shared)
-        return c->shared;
+    if (c->shared) {
+        *err = sync_ctx(c, c->shared, &c->shared_alpha, &c->shared_target, alpha, target);
+        return *err < 0 ? NULL : c->shared;
+    }
     int lru = -1;
     for (int i = 0; i < MAX_CTX; i++) {
         if (c->ctx[i].id == id) {
             c->ctx[i].last_use = c->batches;
-            return c->ctx[i].x;
+            *err = sync_ctx(c, c->ctx[i].x, &c->ctx[i].alpha, &c->ctx[i].target, alpha, target);
+            return *err < 0 ? NULL : c->ctx[i].x;
         }
         if (lru < 0 && c->ctx[i].id < 0)
             lru = i;
@@ -385,10 +407,14 @@ static xfer_ctx *ctx_for(pl_chain *c, int id, int *err)
     struct face_ctx *fc = &c->ctx[lru];
     xfer_ctx_free(&fc->x);
     fc->id = -1;
-    if ((*err = xfer_ctx_create(&fc->x, c->model, &c->xp, c->targets[0], NULL, NULL)) < 0)
+    struct xfer_params xp = c->xp;
+    xp.alpha = alpha;
+    if ((*err = xfer_ctx_create(&fc->x, c->model, &xp, c->targets[target], NULL, NULL)) < 0)
         return NULL;
     fc->id = id;
     fc->last_use = c->batches;
+    fc->alpha = alpha;
+    fc->target = target;
     return fc->x;
 }
 
@@ -411,28 +437,6 @@ static int gather(pl_chain *c, pl_frame **fr, int n)
     return total;
 }
 
-/* Moves the transfer to the live alpha and target: the contexts run at ctx_alpha on
- * target 0; both formulas are linear in the offset from the target mean. */
-static void adjust(pl_chain *c, const float *z, float *out, double alpha, int target)
-{
-    double s = alpha / c->ctx_alpha;
-    if (s == 1.0 && target == 0)
-        return;
-    size_t d = c->dim;
-    if (c->xp.method == XFER_METHOD_ATTRIBUTE) {
-        for (size_t i = 0; i < d; i++)
-            out[i] = (float)(z[i] + s * ((double)out[i] - z[i]));
-        return;
-    }
-    const xfer_identity *t0 = c->targets[0], *tk = c->targets[target];
-    for (size_t i = 0; i < d; i++) {
-        double off = (double)out[i] - t0->mean[i];
-        if (c->xp.method == XFER_METHOD_VARIANCE && target)
-            off *= sqrt(tk->var[i] + c->xp.var_eps) / sqrt(t0->var[i] + c->xp.var_eps);
-        out[i] = (float)(tk->mean[i] + s * off);
-    }
-}
-
 static int stage_glow(void *ctx, pl_frame **fr, int n)
 {
     pl_chain *c = ctx;
@@ -453,14 +457,13 @@ static int stage_glow(void *ctx, pl_frame **fr, int n)
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < fr[i]->n_faces; j++, k++) {
             struct pl_face *pf = &fr[i]->faces[j];
-            xfer_ctx *x = ctx_for(c, pf->id, &r);
+            xfer_ctx *x = ctx_for(c, pf->id, alpha, target, &r);
             if (!x)
                 return r;
             const float *z = c->z + c->dim * k;
             float *zo = c->zo + c->dim * k;
             if ((r = xfer_ctx_apply(x, z, zo, pf->t_track)) < 0)
                 return r;
-            adjust(c, z, zo, alpha, target);
         }
     }
     if ((r = glow_decode(c->engine, c->zo, total, c->imgs)) < 0)
