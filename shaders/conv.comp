@@ -1,14 +1,14 @@
 #version 450
 // fp32 implicit-GEMM convolution (1x1 and 3x3, edge padding, fused epilogue):
-// dst[m][o] = epilogue(sum_k A[m][k] * w[k][o]). 256 invocations compute a BM x BN tile,
-// each a 4 x BN/16 micro-tile strided by 16 so that shared-memory reads broadcast and
+// dst[m][o] = epilogue(sum_k A[m][k] * w[k][o]). 256 invocations compute a 128 x BN tile,
+// each an 8 x BN/16 micro-tile strided by 16, so that shared-memory reads broadcast and
 // global writes are contiguous across the workgroup.
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint KS = 3;   // 1 or 3
 layout(constant_id = 1) const uint EDGE = 0;  // edge padding channel
-layout(constant_id = 2) const uint BN = 64;   // 64 or 16: must match glow_vk_conv_bn() in vk_ops.c
-const uint BM = 64, BK = 16, TM = 4, TN = BN / 16u;
+layout(constant_id = 2) const uint BN = 64;   // 16, 64 or 128: must match glow_vk_rec_conv() in vk_ops.c
+const uint BM = 128, BK = 16, TM = 8, TN = BN / 16u;
 #include "conv_pc.glsl"
 #include "conv_load.glsl"
 
@@ -24,9 +24,9 @@ void main()
         return; // whole workgroup: no barrier is skipped by part of it
     uint K = KS * KS * pc.cin_pad;
     uint tx = tid % 16u, ty = tid / 16u;
-    // A loader: one pixel and one group of 4 k per invocation (64 x 16 = 256 x 4)
+    // A loader: two pixels and one group of 4 k each per invocation (128 x 16 = 2 x 256 x 4)
     uint am = tid / 4u, ak = (tid % 4u) * 4u;
-    gc_pixel px = gc_pixel_of(m0 + am);
+    gc_pixel px0 = gc_pixel_of(m0 + am), px1 = gc_pixel_of(m0 + am + 64u);
 
     float acc[TM][TN];
     for (uint i = 0u; i < TM; i++)
@@ -34,9 +34,11 @@ void main()
             acc[i][j] = 0.0;
 
     for (uint k0 = 0u; k0 < K; k0 += BK) {
-        vec4 a = gc_load_a4(px, k0 + ak);
-        for (uint e = 0u; e < 4u; e++)
-            As[ak + e][am] = a[e];
+        vec4 a0 = gc_load_a4(px0, k0 + ak), a1 = gc_load_a4(px1, k0 + ak);
+        for (uint e = 0u; e < 4u; e++) {
+            As[ak + e][am] = a0[e];
+            As[ak + e][am + 64u] = a1[e];
+        }
         for (uint e = tid; e < BK * BN; e += 256u) {
             uint k = e / BN, o = e % BN;
             Bs[k][o] = (k0 + k < K && n0 + o < pc.cout) ? pc.w.d[(k0 + k) * pc.cout + n0 + o] : 0.0;

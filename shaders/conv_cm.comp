@@ -4,9 +4,11 @@
 // NV cooperative matrices (tensor cores), or, built with -DEMULATE, on plain
 // arithmetic over the very same shared tiles (conv_h: tests this layout on devices
 // without the extension, lavapipe included).
-// Workgroup: 4 subgroups of 32 over a 128 x BN tile; wide (BN 64): 2x2 subgroups of
-// 64x32, narrow (BN 16): 4x1 subgroups of 32x16. Must match glow_vk_rec_conv in vk_ops.c.
+// Workgroup: 4 subgroups of 32 over a 128 x BN tile: VARIANT 0 (BN 64): 2x2 subgroups of
+// 64x32; 1 (BN 16): 4x1 subgroups of 32x16; 2 (BN 128): 2x2 subgroups of 64x64.
+// Must match glow_vk_rec_conv in vk_ops.c.
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
 #ifndef EMULATE
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -16,12 +18,12 @@
 layout(local_size_x = 128) in;
 layout(constant_id = 0) const uint KS = 3;
 layout(constant_id = 1) const uint EDGE = 0;
-layout(constant_id = 2) const uint NARROW = 0;
+layout(constant_id = 2) const uint VARIANT = 0;
 layout(constant_id = 3) const uint LN = 16; // cooperative-matrix N: 16 or 8
 const uint BM = 128, BK = 32, LM = 16, LK = 16;
-const uint BN = NARROW != 0u ? 16u : 64u;
-const uint SG_N = NARROW != 0u ? 1u : 2u;
-const uint WTM = NARROW != 0u ? 32u : 64u, WTN = NARROW != 0u ? 16u : 32u;
+const uint BN = VARIANT == 1u ? 16u : VARIANT == 2u ? 128u : 64u;
+const uint SG_N = VARIANT == 1u ? 1u : 2u;
+const uint WTM = VARIANT == 1u ? 32u : 64u, WTN = BN / SG_N;
 const uint AST = BK + 8u, BST = BN + 8u; // row strides in halves (16-byte multiples)
 #include "conv_pc.glsl"
 #include "conv_load.glsl"
@@ -47,7 +49,7 @@ void main()
     // A loader: 8 pixels per invocation, one group of 4 k each; neighbours read neighbouring 16 bytes
     uint ak = (tid % 8u) * 4u, arow = tid / 8u;
     gc_pixel px[8];
-    for (uint i = 0u; i < 8u; i++)
+    [[unroll]] for (uint i = 0u; i < 8u; i++)
         px[i] = gc_pixel_of(m0 + arow + 16u * i);
 
 #ifdef EMULATE
@@ -58,13 +60,13 @@ void main()
     uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
     uint wm = sg / SG_N, wn = sg % SG_N;
     fcoopmatNV<32, gl_ScopeSubgroup, LM, LN> acc[FM][FN];
-    for (uint i = 0u; i < FM; i++)
-        for (uint j = 0u; j < FN; j++)
+    [[unroll]] for (uint i = 0u; i < FM; i++)
+        [[unroll]] for (uint j = 0u; j < FN; j++)
             acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, LM, LN>(0.0);
 #endif
 
     for (uint k0 = 0u; k0 < K; k0 += BK) {
-        for (uint i = 0u; i < 8u; i++) {
+        [[unroll]] for (uint i = 0u; i < 8u; i++) {
             vec4 a = gc_load_a4(px[i], k0 + ak);
             uint s = (arow + 16u * i) * AST + ak;
             As[s] = float16_t(a.x);
@@ -79,22 +81,23 @@ void main()
         }
         barrier();
 #ifdef EMULATE
-        for (uint i = 0u; i < PER; i++) {
+        // kept rolled: lavapipe's LLVM takes ~30 s over the unrolled form
+        [[dont_unroll]] for (uint i = 0u; i < PER; i++) {
             uint e = tid + 128u * i, m = e / BN, o = e % BN;
             float s = acc[i];
-            for (uint k = 0u; k < BK; k++)
+            [[dont_unroll]] for (uint k = 0u; k < BK; k++)
                 s = fma(float(As[m * AST + k]), float(Bs[k * BST + o]), s);
             acc[i] = s;
         }
 #else
-        for (uint kk = 0u; kk < BK; kk += LK) {
+        [[unroll]] for (uint kk = 0u; kk < BK; kk += LK) {
             fcoopmatNV<16, gl_ScopeSubgroup, LM, LK> a[FM];
-            for (uint i = 0u; i < FM; i++)
+            [[unroll]] for (uint i = 0u; i < FM; i++)
                 coopMatLoadNV(a[i], As, (wm * WTM + i * LM) * AST + kk, AST, false);
-            for (uint j = 0u; j < FN; j++) {
+            [[unroll]] for (uint j = 0u; j < FN; j++) {
                 fcoopmatNV<16, gl_ScopeSubgroup, LK, LN> b;
                 coopMatLoadNV(b, Bs, kk * BST + wn * WTN + j * LN, BST, false);
-                for (uint i = 0u; i < FM; i++)
+                [[unroll]] for (uint i = 0u; i < FM; i++)
                     acc[i][j] = coopMatMulAddNV(a[i], b, acc[i][j]);
             }
         }
@@ -110,8 +113,8 @@ void main()
     }
 #else
     uint cbase = sg * LM * 16u;
-    for (uint i = 0u; i < FM; i++)
-        for (uint j = 0u; j < FN; j++) {
+    [[unroll]] for (uint i = 0u; i < FM; i++)
+        [[unroll]] for (uint j = 0u; j < FN; j++) {
             coopMatStoreNV(acc[i][j], Cs, cbase, LN, false);
             subgroupMemoryBarrierShared();
             subgroupBarrier();

@@ -124,7 +124,7 @@ static const struct {
                           .n_bits = 8, .seed = 3}},
     {"additive-edge-yscale", {.size = 32, .levels = 3, .depth = 2, .width = 24, .affine = 0, .edge = 1, .n_bits = 5,
                               .ybias = GLOW_RANDOM_LAST, .yscale = GLOW_RANDOM_ALL, .seed = 4}},
-    {"affine-wide", {.size = 16, .levels = 2, .depth = 1, .width = 72, .affine = 1, .edge = 1, .level_post = 1,
+    {"affine-wide", {.size = 16, .levels = 2, .depth = 1, .width = 104, .affine = 1, .edge = 1, .level_post = 1,
                      .n_bits = 6, .seed = 5}},
 };
 

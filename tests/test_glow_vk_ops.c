@@ -162,6 +162,7 @@ static const struct conv_case conv_cases[] = {
     {1, 0, 1, 9, 7, 64, 64, 0, 64, 64, 0, 1, 1, 1},     /* conv2 */
     {1, 0, 3, 3, 5, 20, 20, 0, 70, 70, 0, 1, 1, 1},     /* cout not a tile multiple */
     {1, 0, 1, 7, 3, 13, 13, 0, 17, 17, 0, 0, 0, 0},     /* odd channels: scalar loads */
+    {1, 0, 2, 5, 7, 96, 96, 0, 128, 128, 0, 1, 1, 1},   /* widest tile */
     {3, 0, 1, 5, 5, 6, 12, 0, 32, 32, 0, 1, 1, 1},      /* conv1 on the first half */
     {3, 1, 2, 4, 4, 6, 12, 0, 32, 32, 0, 1, 1, 1},      /* conv1 with edge padding */
     {3, 1, 1, 7, 9, 32, 32, 0, 12, 12, 0, 1, 1, 0},     /* conv3, affine cout */
@@ -387,6 +388,8 @@ int main(int argc, char **argv)
 {
     (void)argc, (void)argv;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("GLOWCAM_DEBUG"))
+        gc_log_set_level(GC_LOG_DEBUG);
     char why[384];
     struct glow_vk_ctx *ctx = NULL;
     if (glow_vk_ctx_create(&ctx, -1, GLOW_VK_MMA_FP32, why, sizeof(why)) < 0) {

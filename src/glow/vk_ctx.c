@@ -595,7 +595,10 @@ VkPipeline glow_vk_pipeline(struct glow_vk_ctx *ctx, enum glow_vk_shader sh, con
                   .module = ctx->modules[sh], .pName = "main", .pSpecializationInfo = nspec ? &si : NULL},
         .layout = ctx->layout};
     VkPipeline p = VK_NULL_HANDLE;
+    double t0 = gc_time();
     VkResult vr = vkCreateComputePipelines(ctx->dev, VK_NULL_HANDLE, 1, &cpci, NULL, &p);
+    gc_log(GC_LOG_DEBUG, "vulkan: pipeline of shader %d (spec %u %u %u %u) built in %.0f ms", (int)sh, key[0], key[1],
+           key[2], key[3], (gc_time() - t0) * 1e3);
     if (vr != VK_SUCCESS) {
         gc_log(GC_LOG_ERROR, "vulkan: cannot create pipeline for shader %d: %s", (int)sh, glow_vk_result_name(vr));
         return VK_NULL_HANDLE;

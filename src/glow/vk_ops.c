@@ -63,15 +63,15 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     pc.flags = (c->bias ? GLOW_VK_CONV_BIAS : 0) | (c->scale ? GLOW_VK_CONV_SCALE : 0) | (c->relu ? GLOW_VK_CONV_RELU : 0);
     if (c->src % 16 == 0 && c->src_stride % 4 == 0 && c->src_off % 4 == 0)
         pc.flags |= GLOW_VK_CONV_VEC4;
-    /* tile shapes: must match conv.comp (BM 64, BN 64|16) and conv_cm.comp (BM 128, BN 64|16) */
-    const int narrow = c->cout < 48;
+    /* tile shapes: must match conv.comp (BM 128, BN 16|64|128) and conv_cm.comp (BM 128,
+     * VARIANT 1|0|2 = BN 16|64|128) */
+    const int variant = c->cout <= 24 ? 1 : c->cout <= 96 ? 0 : 2;
+    const uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128;
     enum glow_vk_shader sh = GLOW_VK_SH_CONV;
-    uint32_t bm = 64, bn = narrow ? 16 : 64;
     uint32_t spec[4] = {(uint32_t)c->ks, (uint32_t)edge, bn, 0};
     if (ctx->mma != GLOW_VK_MMA_FP32) {
         sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM : GLOW_VK_SH_CONV_H;
-        bm = 128;
-        spec[2] = (uint32_t)narrow;
+        spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
     }
     uint32_t mt = (pc.M + bm - 1) / bm, nt = (pc.cout + bn - 1) / bn;
