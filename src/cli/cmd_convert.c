@@ -242,8 +242,11 @@ int cli_cmd_convert(int argc, char **argv)
     struct pl_media_reader rd = {.src = src, .max_frames = o.frames};
     n_st = chain ? pl_chain_stages(chain, st, PL_MAX_STAGES) : 0;
     r = pl_run(&pp, pl_media_read, &rd, st, n_st, sink_write, &sk, pl_media_stop, &rd, &stats);
-    if (sk.progress)
-        fprintf(stderr, "\n");
+    if (sk.progress) {
+        double dt = gc_time() - sk.t0;
+        int64_t n = media_writer_frames(w);
+        fprintf(stderr, "\rframe %lld  %.1f fps  done%*s\n", (long long)n, n > 1 && dt > 0 ? (n - 1) / dt : 0.0, 12, "");
+    }
     if (r < 0) {
         media_writer_close(&w, 0);
         goto done;

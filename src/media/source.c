@@ -175,7 +175,7 @@ int media_source_open(media_source **out, const char *url, const struct media_so
     }
     s->fc->interrupt_callback.callback = interrupt_cb;
     s->fc->interrupt_callback.opaque = s;
-    r = avformat_open_input(&s->fc, url, ifmt, &opts);
+    r = avformat_open_input(&s->fc, strcmp(url, "-") ? url : "pipe:0", ifmt, &opts); /* "-": stdin */
     av_dict_free(&opts);
     if (r < 0) {
         gc_log(GC_LOG_ERROR, "%s: cannot open: %s", url, MEDIA_AVERR(r));

@@ -146,7 +146,8 @@ int media_writer_open(media_writer **out, const char *path, const struct media_s
         r = -EINVAL;
         goto fail;
     }
-    if (avformat_query_codec(w->oc->oformat, codec->id, FF_COMPLIANCE_NORMAL) != 1) {
+    /* 0: the container says no; <0: it does not say (mpegts), so try */
+    if (avformat_query_codec(w->oc->oformat, codec->id, FF_COMPLIANCE_NORMAL) == 0) {
         gc_log(GC_LOG_ERROR, "%s: the %s container cannot hold %s video", path, w->oc->oformat->name, codec->name);
         r = -EINVAL;
         goto fail;
@@ -198,7 +199,7 @@ int media_writer_open(media_writer **out, const char *path, const struct media_s
 
     AVRational atb;
     const AVCodecParameters *apar = p.audio_from ? media_source_audio_par(p.audio_from, &atb) : NULL;
-    if (apar && avformat_query_codec(w->oc->oformat, apar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+    if (apar && avformat_query_codec(w->oc->oformat, apar->codec_id, FF_COMPLIANCE_NORMAL) == 0) {
         gc_log(GC_LOG_WARN, "%s: the %s container cannot hold %s audio: audio left out", path,
                w->oc->oformat->name, avcodec_get_name(apar->codec_id));
         apar = NULL;
