@@ -971,6 +971,8 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
 fail:
     if (r == -ENOMEM)
         gc_log(GC_LOG_ERROR, "cpu backend: out of memory preparing the model");
+    else
+        gc_log(GC_LOG_ERROR, "cpu backend: cannot prepare %s: %s", m->path ? m->path : "the model", gc_strerror(r));
     blas_destroy(st);
     return r;
 }
