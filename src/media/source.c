@@ -391,9 +391,13 @@ static void warn_short(media_source *s)
                s->url, (long long)s->next_index, t_end, MEDIA_AVERR(s->read_err));
     } else if (!in->is_live && ((in->duration > 0 && t_end + 1.5 * fdur < in->duration) ||
                                 (in->nb_frames > 0 && s->next_index < in->nb_frames))) {
-        gc_log(GC_LOG_WARN, "%s: input ended at frame %lld (%.2f s) but announces %lld frames, %.2f s: "
-               "the file is cut short; converting what decoded", s->url, (long long)s->next_index, t_end,
-               (long long)in->nb_frames, in->duration);
+        char announced[96];
+        if (in->nb_frames > 0)
+            snprintf(announced, sizeof(announced), "%lld frames, %.2f s", (long long)in->nb_frames, in->duration);
+        else
+            snprintf(announced, sizeof(announced), "%.2f s", in->duration);
+        gc_log(GC_LOG_WARN, "%s: input ended at frame %lld (%.2f s) but announces %s: the file is cut short; "
+               "converting what decoded", s->url, (long long)s->next_index, t_end, announced);
     }
     if (s->decode_errs)
         gc_log(GC_LOG_WARN, "%s: %d packets did not decode", s->url, s->decode_errs);
