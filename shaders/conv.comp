@@ -3,6 +3,7 @@
 // dst[m][o] = epilogue(sum_k A[m][k] * w[k][o]). 256 invocations compute a 128 x BN tile,
 // each an 8 x BN/16 micro-tile strided by 16, so that shared-memory reads broadcast and
 // global writes are contiguous across the workgroup.
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint KS = 3;   // 1 or 3
@@ -29,8 +30,8 @@ void main()
     gc_pixel px0 = gc_pixel_of(m0 + am), px1 = gc_pixel_of(m0 + am + 64u);
 
     float acc[TM][TN];
-    for (uint i = 0u; i < TM; i++)
-        for (uint j = 0u; j < TN; j++)
+    [[unroll]] for (uint i = 0u; i < TM; i++)
+        [[unroll]] for (uint j = 0u; j < TN; j++)
             acc[i][j] = 0.0;
 
     for (uint k0 = 0u; k0 < K; k0 += BK) {
@@ -46,21 +47,21 @@ void main()
         barrier();
         for (uint k = 0u; k < BK; k++) {
             float av[TM], bv[TN];
-            for (uint i = 0u; i < TM; i++)
+            [[unroll]] for (uint i = 0u; i < TM; i++)
                 av[i] = As[k][ty + 16u * i];
-            for (uint j = 0u; j < TN; j++)
+            [[unroll]] for (uint j = 0u; j < TN; j++)
                 bv[j] = Bs[k][tx + 16u * j];
-            for (uint i = 0u; i < TM; i++)
-                for (uint j = 0u; j < TN; j++)
+            [[unroll]] for (uint i = 0u; i < TM; i++)
+                [[unroll]] for (uint j = 0u; j < TN; j++)
                     acc[i][j] = fma(av[i], bv[j], acc[i][j]);
         }
         barrier();
     }
-    for (uint i = 0u; i < TM; i++) {
+    [[unroll]] for (uint i = 0u; i < TM; i++) {
         uint m = m0 + ty + 16u * i;
         if (m >= pc.M)
             continue;
-        for (uint j = 0u; j < TN; j++) {
+        [[unroll]] for (uint j = 0u; j < TN; j++) {
             uint o = n0 + tx + 16u * j;
             if (o < pc.cout)
                 pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i][j], o);
