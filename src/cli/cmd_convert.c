@@ -17,7 +17,7 @@
 struct convert_opts {
     const char *out, *target, *method, *source, *model, *backend, *attribute, *level_weights, *preset;
     double alpha;
-    int two_pass, stats, frames, crf, max_faces, batch, passthrough, quiet, detect_interval;
+    int threads, two_pass, stats, frames, crf, max_faces, batch, passthrough, quiet, detect_interval;
 };
 
 static const struct cli_opt opts[] = {
@@ -31,6 +31,7 @@ static const struct cli_opt opts[] = {
     {"level-weights", 0, "per-level alpha weights w0,w1,... (level 0 = finest)", offsetof(struct convert_opts, level_weights), OPT_STRING, {.s = NULL}, 0, 0},
     {"model", 'm', "Glow model (default: the shipped glowcam-64)", offsetof(struct convert_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
     {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct convert_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
+    {"threads", 0, "CPU backend threads (0 = one per core; 1 leaves the other cores to the other stages)", offsetof(struct convert_opts, threads), OPT_INT, {.i = 1}, 0, 256},
     {"crf", 0, "H.264 quality: 0 lossless .. 51 worst", offsetof(struct convert_opts, crf), OPT_INT, {.i = 18}, 0, 51},
     {"preset", 0, "x264 preset (ultrafast .. veryslow)", offsetof(struct convert_opts, preset), OPT_STRING, {.s = "veryfast"}, 0, 0},
     {"frames", 'n', "convert only the first N frames (0 = all)", offsetof(struct convert_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
@@ -142,6 +143,7 @@ static void fill_chain_params(struct pl_chain_params *cp, const struct convert_o
     cp->backend = o->backend;
     cp->max_batch = o->batch;
     cp->max_faces = o->max_faces;
+    cp->threads = o->threads;
     cp->detect_interval = o->detect_interval;
 }
 

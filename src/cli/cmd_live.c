@@ -16,7 +16,7 @@
 struct live_opts {
     const char *input, *target, *method, *source, *model, *backend, *vcam, *y4m, *size, *format, *level_weights;
     double alpha, fps, warmup;
-    int preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
+    int threads, preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
 };
 
 static const struct cli_opt opts[] = {
@@ -32,6 +32,7 @@ static const struct cli_opt opts[] = {
     {"level-weights", 0, "per-level alpha weights w0,w1,... (level 0 = finest)", offsetof(struct live_opts, level_weights), OPT_STRING, {.s = NULL}, 0, 0},
     {"model", 'm', "Glow model (default: the shipped glowcam-64)", offsetof(struct live_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
     {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct live_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
+    {"threads", 0, "CPU backend threads (0 = one per core; 1 leaves the other cores to the other stages)", offsetof(struct live_opts, threads), OPT_INT, {.i = 1}, 0, 256},
     {"preview", 'p', "show an SDL2 preview window", offsetof(struct live_opts, preview), OPT_FLAG, {0}, 0, 0},
     {"side-by-side", 0, "preview the input beside the output", offsetof(struct live_opts, side_by_side), OPT_FLAG, {0}, 0, 0},
     {"vcam", 0, "write to this v4l2loopback device (/dev/videoN)", offsetof(struct live_opts, vcam), OPT_STRING, {.s = NULL}, 0, 0},
@@ -161,6 +162,7 @@ int cli_cmd_live(int argc, char **argv)
         cp.warmup_s = o.warmup;
         cp.backend = o.backend;
         cp.max_faces = o.max_faces;
+        cp.threads = o.threads;
         cp.detect_interval = o.detect_interval;
         cp.max_batch = 4; /* live takes what is queued: small batches keep latency low */
         if (pl_chain_create(&chain, &cp) < 0)
