@@ -78,7 +78,7 @@ def main():
     # Groups: one per portrait, named by the part before the first '_' or '-' ... of the file.
     groups = {}
     for f in files:
-        groups.setdefault(f.split("_")[0].split("-")[0], []).append(f)
+        groups.setdefault(os.path.splitext(f)[0].split("_")[0].split("-")[0], []).append(f)
     shift = 8 - m.config["n_bits"]
     rec_rows, means = [], []
     offs = [0]
