@@ -191,6 +191,9 @@ int cli_cmd_convert(int argc, char **argv)
         gc_log(GC_LOG_VERBOSE, "convert: %s", pl_chain_describe(chain));
     }
     if (in_image) {
+        if (chain && !o.source && strcmp(o.method, "attribute"))
+            gc_log(GC_LOG_WARN, "convert: one image and no --source: its own face is the source mean, so the "
+                   "output is the target's mean face without an expression; give --source ID");
         int rc = convert_image(in, o.out, chain);
         pl_chain_free(&chain);
         return rc;
