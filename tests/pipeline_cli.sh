@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # glowcam convert / live end to end (issue 6). One case per call, so ctest runs them apart:
 #   pipeline_cli.sh CASE GLOWCAM DATA WORK PYTHON
-# CASE: setup convert nofaces badinput truncated sigint y4m vcam preview image rotation
+# CASE: setup convert nofaces badinput truncated sigint y4m vcam preview image modes rotation
 # setup makes what the others use in WORK: a small random model, a target identity from
 # three shared photos, and a 1.2 s clip cut from a shared video (audio kept).
 set -uo pipefail
@@ -204,6 +204,18 @@ print('%.2f' % (np.abs(a - b).mean() if a.size == b.size else -1))" "$img")
   check "awk 'BEGIN{exit !($d > 0.5)}'" "the face changed"
   conv "$img" -o still.mp4 2> im2.log; rc=$?
   check "[ $rc = 2 ] && [ ! -e still.mp4 ]" "image in, video out: usage error"
+  ;;
+modes)
+  # the shipped-file defaults through $GLOWCAM_MODELS, then the other source-mean modes
+  mkdir -p models-env && cp "$MODEL" models-env/glowcam-64.safetensors && cp "$TARGET" models-env/default-target.safetensors
+  GLOWCAM_MODELS=$WORK/models-env "$G" convert "$CLIP" -o def.mp4 --frames 6 -q 2> def.log; rc=$?; cat def.log
+  check "[ $rc = 0 ] && [ '$(nframes def.mp4)' = 6 ]" "defaults found through GLOWCAM_MODELS, --frames 6 gives 6 frames"
+  conv "$CLIP" -o tp.mp4 --two-pass --frames 6 --stats 2> tp.log; rc=$?; cat tp.log
+  check "[ $rc = 0 ] && grep -q 'faces transferred [1-9]' tp.log" "--two-pass"
+  conv "$CLIP" -o vs.mkv --source "$TARGET" --method variance --alpha 0.8 --frames 6 2> vs.log; rc=$?; cat vs.log
+  check "[ $rc = 0 ] && [ '$(nframes vs.mkv)' = 6 ]" "--source with --method variance into mkv"
+  conv "$CLIP" -o bad.mp4 --source "$TARGET" --two-pass 2> tp2.log; rc=$?
+  check "[ $rc = 2 ] && [ ! -e bad.mp4 ]" "--source with --two-pass: usage error"
   ;;
 rotation)
   ffmpeg -v error -y -f lavfi -i testsrc=size=96x64:rate=10 -frames 4 -c:v libx264 -crf 10 -pix_fmt yuv420p flat.mp4 &&
