@@ -158,7 +158,7 @@ preview_inner)
   # the first frames take a while under ASan: screenshot until the picture is there
   lit=0
   for i in $(seq 1 20); do
-    import -window root shot.png 2>/dev/null
+    ffmpeg -v error -y -f x11grab -i "$DISPLAY" -frames:v 1 shot.png 2>/dev/null
     lit=$("$PY" -c "
 import subprocess, numpy as np
 raw = subprocess.run(['ffmpeg','-v','error','-i','shot.png','-f','rawvideo','-pix_fmt','gray','-'], capture_output=True).stdout
