@@ -166,8 +166,15 @@ extern "C" int dlibw_predict(const dlibw_predictor *p, const uint8_t *rgb, int w
             dlib::impl::extract_feature_pixel_values(v, r, shape, p->initial_shape, p->anchor_idx[it],
                                                      p->deltas[it], feats);
             unsigned long leaf;
-            for (size_t i = 0; i < p->forests[it].size(); i++)
-                shape += p->forests[it][i](feats, leaf);
+            float *sh = &shape(0);
+            const long np = shape.size();
+            for (size_t i = 0; i < p->forests[it].size(); i++) {
+                /* a plain loop the compiler vectorises (dlib's matrix += did not) */
+                const dlib::matrix<float, 0, 1> &d = p->forests[it][i](feats, leaf);
+                const float *dv = &d(0);
+                for (long k = 0; k < np; k++)
+                    sh[k] += dv[k];
+            }
         }
         const dlib::point_transform_affine to_img = dlib::impl::unnormalizing_tform(r);
         for (int i = 0; i < FACE_N_POINTS; i++) {
