@@ -3,7 +3,9 @@
  *   test_face_track VIDEO FRAMES MAX_JITTER MAX_LAG_FRAMES
  *   test_face_track VIDEO FRAMES gap START LENGTH
  *   test_face_track VIDEO FRAMES pair VIDEO2
- * The pair form puts the two clips side by side: two faces, each must keep its own id.
+ * The pair form puts the two clips side by side: two faces, each must keep its own id; the
+ * right one leaves for frames 30..49 and must be found again within 4 frames while the
+ * left one keeps its id.
  * The gap form blanks frames START..START+LENGTH-1 (the face leaves): the track must end
  * within 7 frames of the gap's start and the face be found again within 4 frames of its end.
  * Reference motion: the raw landmarks averaged over 7 frames centred on each frame (no lag
@@ -42,32 +44,50 @@ static int test_pair(const char *a, const char *b, int frames)
         printf("FAIL: cannot create the tracker\n");
         return 1;
     }
-    int n = 0, two = 0, id_left = -1, id_right = -1, swaps = 0;
+    int n = 0, two = 0, id_left = -1, id_right = -1, swaps = 0, right_in_gap = 0, refound = -1;
+    enum { GAP0 = 30, GAP1 = 50 };
     struct media_frame_info fi;
     while (n < frames && media_source_read(s[0], f0, &fi) == 0 && media_source_read(s[1], f1, &fi) == 0) {
         for (int y = 0; y < h; y++) {
             if (y < i0->h)
                 memcpy(rgb + (size_t)y * w * 3, f0 + (size_t)y * i0->w * 3, (size_t)i0->w * 3);
-            if (y < i1->h)
-                memcpy(rgb + ((size_t)y * w + i0->w) * 3, f1 + (size_t)y * i1->w * 3, (size_t)i1->w * 3);
+            if (y < i1->h) {
+                uint8_t *dst = rgb + ((size_t)y * w + i0->w) * 3;
+                if (n >= GAP0 && n < GAP1)
+                    memset(dst, 128, (size_t)i1->w * 3); /* the right face leaves */
+                else
+                    memcpy(dst, f1 + (size_t)y * i1->w * 3, (size_t)i1->w * 3);
+            }
         }
         struct face_track t[4];
         int k = face_tracker_update(tr, rgb, w, h, 0, -1, t, 4);
-        n++;
-        if (k != 2)
-            continue;
-        two++;
-        for (int i = 0; i < 2; i++) {
+        int f = n++;
+        int right_seen = 0;
+        for (int i = 0; i < k; i++) {
             int left = t[i].pts[30][0] < i0->w;
-            int *id = left ? &id_left : &id_right;
-            if (*id < 0)
-                *id = t[i].id;
-            swaps += *id != t[i].id;
+            right_seen |= !left;
+            if (left) {
+                if (id_left < 0)
+                    id_left = t[i].id;
+                swaps += id_left != t[i].id;
+            } else if (f < GAP0) {
+                if (id_right < 0)
+                    id_right = t[i].id;
+                swaps += id_right != t[i].id;
+            }
         }
+        if (f >= GAP0 && f < GAP1 && right_seen)
+            right_in_gap = f - GAP0 + 1;
+        if (f >= GAP1 && right_seen && refound < 0)
+            refound = f - GAP1;
+        two += k == 2 && (f < GAP0 || f >= GAP1 + 4);
     }
-    int ok = two >= n - 2 && swaps == 0 && id_left > 0 && id_right > 0 && id_left != id_right;
-    printf("track pair %s | %s: %d frames, %d with both faces (bound >= %d), ids %d and %d, %d id changes (bound 0)\n",
-           a, b, n, two, n - 2, id_left, id_right, swaps);
+    int expect = n - (GAP1 - GAP0) - 4 - 2;
+    int ok = two >= expect && swaps == 0 && id_left > 0 && id_right > 0 && id_left != id_right && right_in_gap <= 7 &&
+             refound >= 0 && refound <= 4;
+    printf("track pair %s | %s: %d frames, %d with both faces (bound >= %d), ids %d and %d, %d id changes (bound 0); "
+           "right face gone %d..%d: dropped %d frames in (bound 7), found again %d frames after (bound 4)\n",
+           a, b, n, two, expect, id_left, id_right, swaps, GAP0, GAP1 - 1, right_in_gap, refound);
     printf("%s\n", ok ? "PASS" : "FAIL");
     face_tracker_free(&tr);
     face_landmarker_free(&lm);

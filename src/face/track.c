@@ -33,6 +33,7 @@ struct face_tracker {
     struct track tr[MAX_TRACKS];
     int n, next_id;
     int since_detect;
+    int searching; /* frames left of frequent full detections after a face was lost */
     double t_prev;
     int have_t;
     struct face_tracker_stats st;
@@ -88,6 +89,7 @@ void face_tracker_reset(face_tracker *t)
 {
     t->n = 0;
     t->since_detect = 0;
+    t->searching = 0;
     t->have_t = 0;
 }
 
@@ -228,7 +230,11 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
 
     /* 3. full-frame detection for new faces: seldom while tracking, often when nothing is
      * tracked or a face was just lost */
-    int interval = t->n == 0 || lost ? t->p.verify_interval : t->p.detect_interval;
+    if (lost)
+        t->searching = 30; /* about a second of looking for it often */
+    else if (t->searching > 0)
+        t->searching--;
+    int interval = t->n == 0 || t->searching > 0 ? t->p.verify_interval : t->p.detect_interval;
     if (t->n == 0 && t->st.frames == 1)
         interval = 1;
     if (++t->since_detect >= interval) {
