@@ -74,18 +74,24 @@ void main()
             As[s + 2u] = float16_t(a.z);
             As[s + 3u] = float16_t(a.w);
         }
-        for (uint e = tid; e < BK * BN; e += 128u) {
-            uint k = e / BN, o = e % BN;
-            float v = (k0 + k < K && n0 + o < pc.cout) ? pc.w.d[(k0 + k) * pc.cout + n0 + o] : 0.0;
-            Bs[k * BST + o] = float16_t(v);
+        // two neighbouring halves per invocation: one 32-bit word, one writer
+        for (uint e = tid; e < BK * BN / 2u; e += 128u) {
+            uint k = e / (BN / 2u), o = (e % (BN / 2u)) * 2u;
+            bool kin = k0 + k < K;
+            uint wi = (k0 + k) * pc.cout + n0 + o;
+            float v0 = kin && n0 + o < pc.cout ? pc.w.d[wi] : 0.0;
+            float v1 = kin && n0 + o + 1u < pc.cout ? pc.w.d[wi + 1u] : 0.0;
+            Bs[k * BST + o] = float16_t(v0);
+            Bs[k * BST + o + 1u] = float16_t(v1);
         }
         barrier();
 #ifdef EMULATE
-        // kept rolled: lavapipe's LLVM takes ~30 s over the unrolled form
+        // The i loop stays rolled (lavapipe's LLVM takes ~30 s over the unrolled form), the
+        // k loop is unrolled: llvmpipe stops any loop after 65535 trips in one invocation.
         [[dont_unroll]] for (uint i = 0u; i < PER; i++) {
             uint e = tid + 128u * i, m = e / BN, o = e % BN;
             float s = acc[i];
-            [[dont_unroll]] for (uint k = 0u; k < BK; k++)
+            [[unroll]] for (uint k = 0u; k < BK; k++)
                 s = fma(float(As[m * AST + k]), float(Bs[k * BST + o]), s);
             acc[i] = s;
         }

@@ -172,6 +172,10 @@ static const struct conv_case conv_cases[] = {
     {3, 1, 1, 8, 8, 48, 48, 0, 64, 80, 8, 1, 1, 1},     /* output channel offset */
     {3, 0, 2, 11, 13, 1, 3, 2, 66, 66, 0, 1, 1, 1},     /* cin 1 at an odd offset */
     {3, 1, 1, 17, 19, 33, 33, 0, 129, 129, 0, 1, 1, 1}, /* larger and odd */
+    {1, 0, 3, 1, 1, 384, 384, 0, 384, 384, 0, 1, 1, 0}, /* deepest level of a 6-level model */
+    {3, 1, 3, 2, 2, 192, 384, 0, 384, 384, 0, 1, 1, 0},
+    {3, 1, 2, 4, 4, 96, 192, 0, 96, 96, 0, 1, 1, 1},
+    {1, 0, 3, 2, 2, 512, 512, 0, 128, 128, 0, 1, 1, 1}, /* width 512: long k loops (llvmpipe stops loops at 65535 trips) */
 };
 
 static void test_pre_post(struct glow_vk_ctx *ctx, int n, int size, int n_bits)
