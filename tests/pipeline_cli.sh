@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # glowcam convert / live end to end (issue 6). One case per call, so ctest runs them apart:
 #   pipeline_cli.sh CASE GLOWCAM DATA WORK PYTHON
-# CASE: setup convert nofaces badinput truncated sigint y4m vcam preview image modes rotation
+# CASE: setup convert real nofaces badinput truncated sigint y4m vcam preview image modes rotation
 # setup makes what the others use in WORK: a small random model, a target identity from
 # three shared photos, and a 1.2 s clip cut from a shared video (audio kept).
 set -uo pipefail
@@ -54,6 +54,22 @@ convert)
   "$PY" "$HERE/pipeline_compare.py" fx.mp4 plain.mp4 "$WORK/clip-faces.jsonl" --min-far-psnr 40 --min-face-diff 4
   check "[ $? = 0 ]" "far pixels unchanged, face region changed"
   check "[ ! -e fx.mp4.tmp ]" "no temp file left"
+  ;;
+real)
+  # an unmodified shared clip (audio is its first stream, 410x412), the first 20 frames:
+  # the output's audio packets must be the input's first packets, byte for byte
+  IN=$DATA/videos/tpsmm_driving.mp4
+  conv "$IN" -o real.mp4 --frames 20 --stats 2> real.log; rc=$?; cat real.log
+  check "[ $rc = 0 ]" "convert exits 0"
+  check "[ '$(nframes real.mp4)' = 20 ]" "20 frames"
+  check "grep -q 'frames with a face [1-9]' real.log" "faces found and transferred"
+  d=$(vdur real.mp4)
+  check "awk 'BEGIN{d=$d-0.8; if (d<0) d=-d; exit !(d <= 0.04 + 1e-6)}'" "20 frames last 0.8 s ($d)"
+  hashes() { ffprobe -v error -select_streams a:0 -show_data_hash md5 -show_entries packet=data_hash -of csv=p=0 "$1" | grep -o "MD5:[0-9a-f]*"; }
+  hashes "$IN" > real-in.md5; hashes real.mp4 > real-out.md5
+  k=$(wc -l < real-out.md5)
+  echo "audio: $k packets out, $(wc -l < real-in.md5) in the whole input"
+  check "[ $k -ge 30 ] && head -n $k real-in.md5 | cmp -s - real-out.md5" "audio packets identical to the input's first $k"
   ;;
 nofaces)
   ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25 -t 1 -c:v libx264 -crf 14 -pix_fmt yuv420p noface.mp4 || exit 1
