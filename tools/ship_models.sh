@@ -76,8 +76,8 @@ import json, os, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(sys.argv[1]), "tools"))
 import st_io
 d = sys.argv[1]
-rows = ["| model | held-out bits/dim (5 bits, dequantized) | faces held out | training | hardware | images seen | runs |",
-        "|---|---|---|---|---|---|---|"]
+rows = ["| model | held-out bits/dim, dequantized (the usual bound) | at bin centres (what `glowcam encode` prints) | faces held out | training | hardware | images seen | runs |",
+        "|---|---|---|---|---|---|---|---|"]
 for n in ("glowcam-64", "glowcam-128"):
     p = os.path.join(d, n + ".safetensors")
     if not os.path.exists(p):
@@ -85,8 +85,10 @@ for n in ("glowcam-64", "glowcam-128"):
     _, m = st_io.read(p)
     hist = json.loads(m.get("train.history", "[]"))
     hw = "; ".join(sorted({h.get("hardware", "?") for h in hist}))
-    rows.append("| `%s.safetensors` | %s | %s | %.1f min | %s | %s | %d |" % (
-        n, m.get("train.heldout_bpd", "?"), m.get("train.heldout_faces", "?"), float(m.get("train.seconds", 0)) / 60,
+    bc = hist[-1].get("heldout_bpd_centres") if hist else None
+    rows.append("| `%s.safetensors` | %s | %s | %s | %.1f min | %s | %s | %d |" % (
+        n, m.get("train.heldout_bpd", "?"), "%.4f" % bc if bc is not None else "?", m.get("train.heldout_faces", "?"),
+        float(m.get("train.seconds", 0)) / 60,
         hw, m.get("train.images_seen", "?"), len(hist)))
 table = "\n".join(rows)
 readme = os.path.join(d, "README.md")

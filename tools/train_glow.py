@@ -315,18 +315,19 @@ def main():
                 gr["lr"] = lr
             u8 = batch_u8(data, perm[b * args.batch:(b + 1) * args.batch], dev, not args.no_flip)
             loss = model.nll_bpd(model.dequantize(u8)).mean()
+            lossv = float(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip))
-            if not math.isfinite(gn) or not math.isfinite(float(loss)):
-                log("step %d: non-finite loss or gradient (%s, %s): step skipped" % (step, float(loss), gn))
+            if not math.isfinite(gn) or not math.isfinite(lossv):
+                log("step %d: non-finite loss or gradient (%s, %s): step skipped" % (step, lossv, gn))
                 opt.zero_grad(set_to_none=True)
                 continue
             opt.step()
             step += 1
             run["steps"] = step
             run["images"] += u8.shape[0]
-            run_loss += float(loss) * u8.shape[0]
+            run_loss += lossv * u8.shape[0]
             run_n += u8.shape[0]
             gnorm_max = max(gnorm_max, gn)
             now = time.time()
