@@ -50,7 +50,8 @@ const char *const glow_blas_prof_names[GLOW_BLAS_PROF_N] = {
     "bias + ReLU", "pre/post, squeeze, priors",
 };
 static int g_prof_on;
-static double g_prof[GLOW_BLAS_PROF_N];
+static double g_prof[2][GLOW_BLAS_PROF_N]; /* per thread of the batch split */
+static _Thread_local int t_slot;           /* 1 on the batch-split worker thread */
 
 void glow_blas_profile_reset(int enable)
 {
@@ -58,13 +59,17 @@ void glow_blas_profile_reset(int enable)
     memset(g_prof, 0, sizeof(g_prof));
 }
 
-void glow_blas_profile_get(double seconds[GLOW_BLAS_PROF_N]) { memcpy(seconds, g_prof, sizeof(g_prof)); }
+void glow_blas_profile_get(double seconds[GLOW_BLAS_PROF_N])
+{
+    for (int c = 0; c < GLOW_BLAS_PROF_N; c++)
+        seconds[c] = g_prof[0][c] + g_prof[1][c];
+}
 
 static inline double prof_start(void) { return g_prof_on ? gc_time() : 0.0; }
 static inline void prof_end(enum glow_blas_prof c, double t0)
 {
     if (g_prof_on)
-        g_prof[c] += gc_time() - t0;
+        g_prof[t_slot][c] += gc_time() - t0;
 }
 
 /* ---- OpenBLAS set-up ----------------------------------------------------------------- */
@@ -163,20 +168,47 @@ struct blas_level {
     double logdet_const; /* per image: actnorms, invconvs, additive yscales */
 };
 
+/* The activations of one part of a batch (one arena each). */
+struct blas_work {
+    int max_n; /* images it is sized for */
+    int chunk; /* pixels per pass through the coupling network */
+    float *arena;
+    float *za, *zb, *col, *apad, *h1, *h2, *taps, *hp, *acc, *tt;
+    double *ld, *lp;
+    size_t bytes;
+};
+
+/* A batch of n >= 2 is split in two halves encoded/decoded by two threads (this one and
+ * a worker), each calling single-threaded OpenBLAS: one hand-off per call instead of a
+ * thread barrier in every GEMM, and the element-wise passes run in parallel too. A
+ * single face uses OpenBLAS's threads instead. Never both at once. */
+struct blas_job {
+    int dir; /* 1 encode, -1 decode */
+    const uint8_t *images;
+    const float *latents;
+    int n;
+    float *lat_out;
+    uint8_t *img_out;
+    double *bpd;
+    int ret;
+};
+
 struct blas_state {
     const glow_model *m;
     struct glow_config cfg;
     int max_batch, threads;
-    int chunk; /* pixels per pass through the coupling network */
     struct blas_level lv[GLOW_MAX_LEVELS];
     float pre_lut[256];
     /* weights: every folded tensor is one allocation recorded here */
     void **allocs;
     int n_allocs, cap_allocs;
-    /* arena */
-    float *arena;
-    float *za, *zb, *col, *apad, *h1, *h2, *taps, *hp, *acc, *tt;
-    double *ld, *lp;
+    struct blas_work work[2];
+    int split; /* 1 when the worker thread exists */
+    pthread_t worker;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int go, done, quit;
+    struct blas_job job;
 };
 
 static float *st_alloc(struct blas_state *st, size_t nfloats)
@@ -369,7 +401,7 @@ static void apply_lin(const struct blas_lin *l, const float *in, float *out, int
 
 /* A padded copy of src's first cin channels (row stride sstride): [n][h+2][w+2][cin_pad],
  * zero outside the image, and the padding channel (1 outside) when cin_pad > cin. */
-BLAS_VEC static void pad_input(struct blas_state *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
+BLAS_VEC static void pad_input(struct blas_work *st, const float *src, int sstride, int cin, int cin_pad, int n, int h,
                       int w)
 {
     double t0 = prof_start();
@@ -400,7 +432,7 @@ BLAS_VEC static void pad_input(struct blas_state *st, const float *src, int sstr
 /* col[p - p0][t*cin_pad + ci] for pixels p0 .. p0+np-1 (of the batch): the 3x3
  * neighbourhood from pad_input's copy, 3 contiguous runs of 3*cin_pad floats, then
  * zeros up to col_k(cin_pad) columns. */
-BLAS_VEC static void im2col(struct blas_state *st, int cin_pad, int h, int w, int p0, int np, float *col)
+BLAS_VEC static void im2col(struct blas_work *st, int cin_pad, int h, int w, int p0, int np, float *col)
 {
     double t0 = prof_start();
     const int K = col_k(cin_pad), pw = w + 2, ph = h + 2, run = 3 * cin_pad;
@@ -442,10 +474,10 @@ BLAS_VEC static void bias_relu(float *restrict x, const float *restrict b, int P
 
 /* The coupling network up to conv3's GEMM: st->taps[t*cout + o][p]. In chunks of
  * pixels so the hidden activations stay in cache between their GEMMs and passes. */
-static void nn_taps(struct blas_state *st, const struct blas_step *s, const float *a, int astride, int n, int h,
-                    int w)
+static void nn_taps(struct blas_work *st, const struct blas_step *s, const float *a, int astride, int n, int h,
+                    int w, int wd)
 {
-    const int P = n * h * w, wd = st->cfg.width, K1 = s->c1.kp, tc = 9 * s->c3.cout;
+    const int P = n * h * w, K1 = s->c1.kp, tc = 9 * s->c3.cout;
     pad_input(st, a, astride, s->c1.cin, s->c1.cin_pad, n, h, w);
     for (int p0 = 0; p0 < P; p0 += st->chunk) {
         const int np = P - p0 < st->chunk ? P - p0 : st->chunk;
@@ -533,12 +565,11 @@ BLAS_VEC static void tap_sum_image(const struct blas_tap_conv *cv, const float *
 
 /* Sums conv3's taps and applies the coupling to z's second half in place (dir > 0:
  * encode, adding log|scale| to ld[img]; dir < 0: decode). */
-BLAS_VEC static void tapsum_couple(struct blas_state *st, const struct blas_step *s, float *z, int c, int n, int h, int w,
-                          int dir, double *ld)
+BLAS_VEC static void tapsum_couple(struct blas_work *st, const struct blas_step *s, float *z, int c, int n, int h,
+                                   int w, int affine, int dir, double *ld)
 {
     double t0 = prof_start();
     const int half = c / 2, hw = h * w, P = n * hw;
-    const int affine = st->cfg.coupling == GLOW_COUPLING_AFFINE;
     float *restrict acc = st->acc, *restrict tt = st->tt;
     for (int img = 0; img < n; img++) {
         tap_sum_image(&s->c3, st->taps, P, img, h, w, acc, tt);
@@ -600,7 +631,7 @@ BLAS_VEC static void tapsum_couple(struct blas_state *st, const struct blas_step
 }
 
 /* The split prior's GEMM: st->hp[p] = [mean(half) | logs(half)] without bias. */
-static void prior_conv(struct blas_state *st, const struct blas_level *lv, const float *z, int n)
+static void prior_conv(struct blas_work *st, const struct blas_level *lv, const float *z, int n)
 {
     const int P = n * lv->h * lv->w;
     const struct blas_col_conv *cv = &lv->prior;
@@ -615,15 +646,16 @@ static const double LOG_2PI = 1.8378770664093453;
 
 /* ---- encode / decode ----------------------------------------------------------------- */
 
-static int blas_encode(void *state, const uint8_t *images, int n, float *latents, double *bpd)
+static int encode_part(struct blas_state *st, struct blas_work *wk, const uint8_t *images, int n, float *latents,
+                       double *bpd)
 {
-    struct blas_state *st = state;
     const struct glow_config *cfg = &st->cfg;
     const int S = cfg->image_size, L = cfg->n_levels;
+    const int affine = cfg->coupling == GLOW_COUPLING_AFFINE;
     const size_t lsz = st->m->latent_size;
-    float *za = st->za, *zb = st->zb;
-    double *ld = st->ld, *lp = st->lp;
-    if (n < 1 || n > st->max_batch)
+    float *za = wk->za, *zb = wk->zb;
+    double *ld = wk->ld, *lp = wk->lp;
+    if (n < 1 || n > wk->max_n)
         return -EINVAL;
     for (int i = 0; i < n; i++)
         ld[i] = lp[i] = 0;
@@ -657,8 +689,8 @@ static int blas_encode(void *state, const uint8_t *images, int n, float *latents
         for (int k = 0; k < cfg->depth; k++) {
             const struct blas_step *s = &lv->steps[k];
             apply_lin(&s->fwd, za, zb, P, c);
-            nn_taps(st, s, zb, c, n, h, w);
-            tapsum_couple(st, s, zb, c, n, h, w, 1, ld);
+            nn_taps(wk, s, zb, c, n, h, w, cfg->width);
+            tapsum_couple(wk, s, zb, c, n, h, w, affine, 1, ld);
             float *t = za;
             za = zb;
             zb = t;
@@ -670,7 +702,7 @@ static int blas_encode(void *state, const uint8_t *images, int n, float *latents
             zb = t;
         }
         if (l < L - 1) {
-            prior_conv(st, lv, za, n);
+            prior_conv(wk, lv, za, n);
             t0 = prof_start();
             const float *pb = lv->prior.b;
             for (int img = 0; img < n; img++) {
@@ -678,7 +710,7 @@ static int blas_encode(void *state, const uint8_t *images, int n, float *latents
                 double acc = 0;
                 for (int q = 0; q < h * w; q++) {
                     const size_t p = (size_t)img * h * w + q;
-                    const float *z2 = za + p * c + half, *hp = st->hp + p * c;
+                    const float *z2 = za + p * c + half, *hp = wk->hp + p * c;
                     for (int j = 0; j < half; j++) {
                         float mean = hp[j] + pb[j], logs = hp[half + j] + pb[half + j];
                         float e = (z2[j] - mean) * expf(-logs);
@@ -730,14 +762,14 @@ static int blas_encode(void *state, const uint8_t *images, int n, float *latents
     return 0;
 }
 
-static int blas_decode(void *state, const float *latents, int n, uint8_t *images)
+static int decode_part(struct blas_state *st, struct blas_work *wk, const float *latents, int n, uint8_t *images)
 {
-    struct blas_state *st = state;
     const struct glow_config *cfg = &st->cfg;
     const int S = cfg->image_size, L = cfg->n_levels;
+    const int affine = cfg->coupling == GLOW_COUPLING_AFFINE;
     const size_t lsz = st->m->latent_size;
-    float *za = st->za, *zb = st->zb;
-    if (n < 1 || n > st->max_batch)
+    float *za = wk->za, *zb = wk->zb;
+    if (n < 1 || n > wk->max_n)
         return -EINVAL;
 
     for (int l = L - 1; l >= 0; l--) {
@@ -755,7 +787,7 @@ static int blas_decode(void *state, const float *latents, int n, uint8_t *images
             prof_end(GLOW_BLAS_PROF_OTHER, t0);
         } else {
             /* za's first half holds z1 (unsqueezed from level l+1) */
-            prior_conv(st, lv, za, n);
+            prior_conv(wk, lv, za, n);
             t0 = prof_start();
             const float *pb = lv->prior.b;
             for (int img = 0; img < n; img++) {
@@ -763,7 +795,7 @@ static int blas_decode(void *state, const float *latents, int n, uint8_t *images
                 for (int q = 0; q < h * w; q++) {
                     const size_t p = (size_t)img * h * w + q;
                     float *z2 = za + p * c + half;
-                    const float *hp = st->hp + p * c;
+                    const float *hp = wk->hp + p * c;
                     for (int j = 0; j < half; j++)
                         z2[j] = (hp[j] + pb[j]) + expf(hp[half + j] + pb[half + j]) * eps[(size_t)q * half + j];
                 }
@@ -778,8 +810,8 @@ static int blas_decode(void *state, const float *latents, int n, uint8_t *images
         }
         for (int k = cfg->depth - 1; k >= 0; k--) {
             const struct blas_step *s = &lv->steps[k];
-            nn_taps(st, s, za, c, n, h, w);
-            tapsum_couple(st, s, za, c, n, h, w, -1, NULL);
+            nn_taps(wk, s, za, c, n, h, w, cfg->width);
+            tapsum_couple(wk, s, za, c, n, h, w, affine, -1, NULL);
             apply_lin(&s->inv, za, zb, P, c);
             float *t = za;
             za = zb;
@@ -830,12 +862,22 @@ static void blas_destroy(void *state)
     struct blas_state *st = state;
     if (!st)
         return;
+    if (st->split) {
+        pthread_mutex_lock(&st->mu);
+        st->quit = 1;
+        pthread_cond_broadcast(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->worker, NULL);
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+    }
+    free(st->work[0].arena);
+    free(st->work[1].arena);
     for (int i = 0; i < st->n_allocs; i++)
         free(st->allocs[i]);
     free(st->allocs);
     for (int l = 0; l < GLOW_MAX_LEVELS; l++)
         free(st->lv[l].steps);
-    free(st->arena);
     free(st);
 }
 
@@ -853,6 +895,150 @@ static int chunk_rows(int width, int p_max)
     return rows < p_max ? rows : p_max;
 }
 
+/* Activations for up to nb images. */
+static int work_init(struct blas_state *st, struct blas_work *wk, int nb)
+{
+    const struct glow_config *cfg = &st->cfg;
+    const int e = cfg->edge_padding ? 1 : 0;
+    size_t n_col = 0, n_taps = 0, n_hp = 0, n_apad = 0, n_acc = 0, n_tt = 0;
+    for (int l = 0; l < cfg->n_levels; l++) {
+        const struct blas_level *lv = &st->lv[l];
+        const size_t hw = (size_t)lv->h * lv->w, P = hw * nb;
+        const size_t co = st->m->levels[l].steps[0].nn.cout;
+        n_acc = hw * co > n_acc ? hw * co : n_acc;
+        n_taps = P * 9 * co > n_taps ? P * 9 * co : n_taps;
+        n_col = P * col_k(lv->half + e) > n_col ? P * col_k(lv->half + e) : n_col;
+        const size_t np = (size_t)nb * (lv->h + 2) * (lv->w + 2) * (lv->half + e);
+        n_apad = np > n_apad ? np : n_apad;
+        n_tt = hw * lv->half + lv->h > n_tt ? hw * lv->half + lv->h : n_tt;
+        n_hp = P * lv->c > n_hp ? P * lv->c : n_hp;
+    }
+    const size_t S = cfg->image_size;
+    const size_t n_z = round64(S * S * 3 * nb);
+    wk->max_n = nb;
+    wk->chunk = chunk_rows(cfg->width, nb * (int)(S / 2) * (int)(S / 2));
+    const size_t n_h = round64((size_t)wk->chunk * cfg->width);
+    n_col = round64(n_col);
+    n_taps = round64(n_taps);
+    n_hp = round64(n_hp);
+    n_acc = round64(n_acc);
+    n_apad = round64(n_apad);
+    n_tt = round64(n_tt);
+    const size_t n_d = round64(2 * (size_t)nb * 2); /* ld, lp as doubles */
+    const size_t total = 2 * n_z + n_col + n_apad + 2 * n_h + n_taps + n_hp + n_acc + n_tt + n_d;
+    wk->bytes = total * sizeof(float);
+    wk->arena = aligned_alloc(64, wk->bytes);
+    if (!wk->arena) {
+        gc_log(GC_LOG_ERROR, "cpu backend: cannot allocate %.1f MiB of activations for %d faces",
+               wk->bytes / (double)(1 << 20), nb);
+        return -ENOMEM;
+    }
+    float *a = wk->arena;
+    wk->za = a, a += n_z;
+    wk->zb = a, a += n_z;
+    wk->col = a, a += n_col;
+    wk->apad = a, a += n_apad;
+    wk->h1 = a, a += n_h;
+    wk->h2 = a, a += n_h;
+    wk->taps = a, a += n_taps;
+    wk->hp = a, a += n_hp;
+    wk->acc = a, a += n_acc;
+    wk->tt = a, a += n_tt;
+    wk->ld = (double *)a;
+    wk->lp = wk->ld + nb;
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct blas_state *st = arg;
+    t_slot = 1;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->go && !st->quit)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->quit)
+            break;
+        st->go = 0;
+        struct blas_job j = st->job;
+        pthread_mutex_unlock(&st->mu);
+        j.ret = j.dir > 0 ? encode_part(st, &st->work[1], j.images, j.n, j.lat_out, j.bpd)
+                          : decode_part(st, &st->work[1], j.latents, j.n, j.img_out);
+        pthread_mutex_lock(&st->mu);
+        st->job.ret = j.ret;
+        st->done = 1;
+        pthread_cond_broadcast(&st->cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+/* OpenBLAS's thread count is process-wide: 1 while the batch is split, all otherwise. */
+static void blas_threads(int n)
+{
+    static int current = -1;
+    if (n != current) {
+        openblas_set_num_threads(n);
+        current = n;
+    }
+}
+
+/* Runs the second half of a batch on the worker while this thread does the first. */
+static int run_split(struct blas_state *st, struct blas_job *j, int n0)
+{
+    const size_t isz = (size_t)st->cfg.image_size * st->cfg.image_size * 3, lsz = st->m->latent_size;
+    blas_threads(1);
+    pthread_mutex_lock(&st->mu);
+    st->job = *j;
+    st->job.n = j->n - n0;
+    if (j->dir > 0) {
+        st->job.images = j->images + n0 * isz;
+        st->job.lat_out = j->lat_out + n0 * lsz;
+        st->job.bpd = j->bpd ? j->bpd + n0 : NULL;
+    } else {
+        st->job.latents = j->latents + n0 * lsz;
+        st->job.img_out = j->img_out + n0 * isz;
+    }
+    st->done = 0;
+    st->go = 1;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    int r = j->dir > 0 ? encode_part(st, &st->work[0], j->images, n0, j->lat_out, j->bpd)
+                       : decode_part(st, &st->work[0], j->latents, n0, j->img_out);
+    pthread_mutex_lock(&st->mu);
+    while (!st->done)
+        pthread_cond_wait(&st->cv, &st->mu);
+    const int r1 = st->job.ret;
+    pthread_mutex_unlock(&st->mu);
+    return r < 0 ? r : r1;
+}
+
+static int blas_encode(void *state, const uint8_t *images, int n, float *latents, double *bpd)
+{
+    struct blas_state *st = state;
+    if (n < 1 || n > st->max_batch)
+        return -EINVAL;
+    if (st->split && n >= 2) {
+        struct blas_job j = {.dir = 1, .images = images, .n = n, .lat_out = latents, .bpd = bpd};
+        return run_split(st, &j, (n + 1) / 2);
+    }
+    blas_threads(st->threads);
+    return encode_part(st, &st->work[0], images, n, latents, bpd);
+}
+
+static int blas_decode(void *state, const float *latents, int n, uint8_t *images)
+{
+    struct blas_state *st = state;
+    if (n < 1 || n > st->max_batch)
+        return -EINVAL;
+    if (st->split && n >= 2) {
+        struct blas_job j = {.dir = -1, .latents = latents, .n = n, .img_out = images};
+        return run_split(st, &j, (n + 1) / 2);
+    }
+    blas_threads(st->threads);
+    return decode_part(st, &st->work[0], latents, n, images);
+}
+
 static int blas_create(void **state, const glow_model *m, const struct glow_params *p, char *describe,
                        size_t describe_size)
 {
@@ -866,12 +1052,10 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
     st->max_batch = p->max_batch;
     const struct glow_config *cfg = &st->cfg;
     const int affine = cfg->coupling == GLOW_COUPLING_AFFINE;
-    const int e = cfg->edge_padding ? 1 : 0;
     int r = 0;
     for (int i = 0; i < 256; i++)
         st->pre_lut[i] = glow_preprocess((uint8_t)i, cfg->n_bits);
 
-    size_t n_col = 0, n_taps = 0, n_hp = 0, n_apad = 0, n_acc = 0, n_tt = 0;
     for (int l = 0; l < cfg->n_levels; l++) {
         const struct glow_level *gl = &m->levels[l];
         struct blas_level *lv = &st->lv[l];
@@ -881,7 +1065,6 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
         lv->half = gl->c / 2;
         lv->eps_offset = gl->eps_offset;
         const int hw = gl->h * gl->w;
-        const size_t P = (size_t)hw * st->max_batch;
         lv->steps = calloc(cfg->depth, sizeof(*lv->steps));
         if (!lv->steps) {
             r = -ENOMEM;
@@ -891,19 +1074,7 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
             r = fold_step(st, &gl->steps[k], gl->c, affine, &lv->steps[k], &lv->logdet_const, hw);
             if (r < 0)
                 goto fail;
-            const size_t co = gl->steps[k].nn.cout;
-            if ((size_t)hw * co > n_acc)
-                n_acc = (size_t)hw * co;
-            if (P * 9 * co > n_taps)
-                n_taps = P * 9 * co;
         }
-        if (P * col_k(lv->half + e) > n_col)
-            n_col = P * col_k(lv->half + e);
-        const size_t np = (size_t)st->max_batch * (gl->h + 2) * (gl->w + 2) * (lv->half + e);
-        if (np > n_apad)
-            n_apad = np;
-        if ((size_t)hw * lv->half + gl->h > n_tt)
-            n_tt = (size_t)hw * lv->half + gl->h;
         if (gl->post_invconv) {
             lv->has_post = 1;
             r = fold_lin(st, gl->post_an_bias, gl->post_an_logs, gl->post_invconv, gl->c, &lv->post_fwd,
@@ -921,51 +1092,35 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
                               gl->prior_logs, 1);
             if (r < 0)
                 goto fail;
-            if (P * gl->c > n_hp)
-                n_hp = P * gl->c;
         }
     }
 
-    const size_t S = cfg->image_size;
-    const size_t n_z = round64(S * S * 3 * st->max_batch);
-    st->chunk = chunk_rows(cfg->width, st->max_batch * (int)(S / 2) * (int)(S / 2));
-    const size_t n_h = round64((size_t)st->chunk * cfg->width);
-    n_col = round64(n_col);
-    n_taps = round64(n_taps);
-    n_hp = round64(n_hp);
-    n_acc = round64(n_acc);
-    n_apad = round64(n_apad);
-    n_tt = round64(n_tt);
-    const size_t n_d = round64(2 * (size_t)st->max_batch * 2); /* ld, lp as doubles */
-    const size_t total = 2 * n_z + n_col + n_apad + 2 * n_h + n_taps + n_hp + n_acc + n_tt + n_d;
-    st->arena = aligned_alloc(64, total * sizeof(float));
-    if (!st->arena) {
-        gc_log(GC_LOG_ERROR, "cpu backend: cannot allocate %.1f MiB of activations for a batch of %d",
-               total * 4.0 / (1 << 20), st->max_batch);
-        r = -ENOMEM;
-        goto fail;
-    }
-    float *a = st->arena;
-    st->za = a, a += n_z;
-    st->zb = a, a += n_z;
-    st->col = a, a += n_col;
-    st->apad = a, a += n_apad;
-    st->h1 = a, a += n_h;
-    st->h2 = a, a += n_h;
-    st->taps = a, a += n_taps;
-    st->hp = a, a += n_hp;
-    st->acc = a, a += n_acc;
-    st->tt = a, a += n_tt;
-    st->ld = (double *)a;
-    st->lp = st->ld + st->max_batch;
-
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     st->threads = p->threads > 0 ? p->threads : (ncpu > 0 ? (int)ncpu : 1);
-    openblas_set_num_threads(st->threads);
+    const int split = st->threads >= 2 && st->max_batch >= 2;
+    if ((r = work_init(st, &st->work[0], split ? (st->max_batch + 1) / 2 : st->max_batch)) < 0 ||
+        (split && (r = work_init(st, &st->work[1], st->max_batch / 2)) < 0))
+        goto fail;
+    if (split) {
+        pthread_mutex_init(&st->mu, NULL);
+        pthread_cond_init(&st->cv, NULL);
+        if (pthread_create(&st->worker, NULL, worker_main, st)) {
+            pthread_mutex_destroy(&st->mu);
+            pthread_cond_destroy(&st->cv);
+            gc_log(GC_LOG_ERROR, "cpu backend: cannot start a worker thread");
+            r = -EAGAIN;
+            goto fail;
+        }
+        st->split = 1;
+    }
+    /* a batch of one face may use every thread inside OpenBLAS */
+    blas_threads(st->threads);
     snprintf(g_blas_info, sizeof(g_blas_info), "OpenBLAS %s kernels, %d thread%s", openblas_get_corename(),
              st->threads, st->threads > 1 ? "s" : "");
-    snprintf(describe, describe_size, "%s, arena %.1f MiB for a batch of %d", g_blas_info,
-             total * 4.0 / (1 << 20), st->max_batch);
+    snprintf(describe, describe_size,
+             "%s%s, arena %.1f MiB for a batch of %d", g_blas_info,
+             split ? " (a batch splits over 2 threads, single-threaded OpenBLAS each; 1 face: OpenBLAS's threads)" : "",
+             (st->work[0].bytes + st->work[1].bytes) / (double)(1 << 20), st->max_batch);
     *state = st;
     return 0;
 fail:
@@ -1014,7 +1169,7 @@ int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape
     return n;
 }
 
-double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, double seconds)
+double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, int threads, double seconds)
 {
     float *a = aligned_alloc(64, round64((size_t)m * k) * sizeof(float));
     float *b = aligned_alloc(64, round64((size_t)k * n) * sizeof(float));
@@ -1026,6 +1181,7 @@ double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, double seconds)
         for (size_t i = 0; i < (size_t)k * n; i++)
             b[i] = (float)((i * 104729) % 1000) * 1e-3f;
         const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+        blas_threads(threads);
         const int ldb = trans_b ? k : n;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c, n); /* warm up */
         int it = 0;

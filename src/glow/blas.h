@@ -35,11 +35,12 @@ struct glow_blas_shape {
     enum glow_blas_prof cls;
 };
 /* The GEMM shapes one encode of `batch` faces runs (distinct shapes, with counts);
- * returns how many were written (at most max). */
+ * returns how many were written (at most max). With 2+ threads a batch of 2+ faces
+ * is split in halves run by two threads: pass the half. */
 int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape *out, int max);
-/* OpenBLAS's own sgemm rate on one shape, in GFLOP/s, timed for about `seconds`
- * with the threads the backend uses (call after an engine was created). */
-double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, double seconds);
+/* OpenBLAS's own sgemm rate on one shape with `threads` OpenBLAS threads, in GFLOP/s,
+ * timed for about `seconds` (call after an engine was created, between its calls). */
+double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, int threads, double seconds);
 /* "OpenBLAS 0.3.21, SkylakeX kernels, 2 threads" */
 const char *glow_blas_info(void);
 
