@@ -20,9 +20,11 @@
  * Affine outputs (shift/scale) and prior outputs (mean/logs) are de-interleaved by
  * permuting the weights, so the element-wise loops run over contiguous halves.
  *
- * Threads: OpenBLAS's own pool only (openblas_set_num_threads); the element-wise
- * passes are single-threaded and small (see glowcam bench glow for where time goes).
- * All activations live in one arena allocated at create time for max_batch faces.
+ * Threads, one policy at a time: a batch of 2+ faces is split in two halves run by
+ * this thread and one worker, each calling single-threaded OpenBLAS (one hand-off per
+ * call, element-wise passes in parallel, no per-GEMM barrier to stall on a busy
+ * machine); a single face uses OpenBLAS's own threads (openblas_set_num_threads).
+ * Activations live in one arena per half, allocated at create time for max_batch faces.
  */
 #include <cblas.h>
 #include <math.h>
