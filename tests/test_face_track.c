@@ -221,10 +221,10 @@ int main(int argc, char **argv)
     jit = nstill ? jit / nstill : 0;
     jit_raw = nstill ? jit_raw / nstill : 0;
     double lag = lag_den > 0 ? lag_num / lag_den : 0;
-    printf("track %s: %d frames with the face, %d without, id changes %d, %.1f ms/frame (%d detections, "
-           "%.1f ms each, landmarks %.1f ms/frame; this build)\n",
-           path, n, missing, ids_changed, 1e3 * dt / (n + missing), st.detections,
-           st.detections ? 1e3 * st.detect_s / st.detections : 0, 1e3 * st.landmark_s / st.frames);
+    printf("track %s: %d frames with the face, %d without, id changes %d, %.1f ms/frame wall (%d full detections "
+           "+ %d checks: %.1f ms/frame, landmarks %.1f ms/frame, CPU; this build)\n",
+           path, n, missing, ids_changed, 1e3 * dt / (n + missing), st.detections, st.checks,
+           1e3 * st.detect_s / st.frames, 1e3 * st.landmark_s / st.frames);
     printf("track: still frames %d: jitter %.5f IOD/frame filtered, %.5f raw (bound %.5f)\n", nstill, jit, jit_raw,
            max_jitter);
     printf("track: moving frames %d: lag %.2f frames = %.0f ms (bound %.2f frames)\n", nmove, lag, 1e3 * lag / fps,
