@@ -137,9 +137,9 @@ struct xfer_params {
 struct xfer_params xfer_params_default(void);
 
 /* Parsers for the command line: "linear"|"variance"|"attribute", "running"|"file"|"two-pass",
- * and level weights as "w0,w1,...", level 0 first. Level 0's eps is the finest
- * (texture), the last level's the coarsest (pose, expression): "0,0.5,1,1" keeps
- * the target's skin and moves its expression. -EINVAL (logged) if bad. */
+ * and level weights as "w0,w1,...", level 0 first. Level 0's eps is the finest,
+ * the last level's the coarsest (with glowcam-64, "1,1,0" keeps decodes stable up
+ * to alpha 1.5 where full weights break near 0.75: README). -EINVAL (logged) if bad. */
 int xfer_method_parse(const char *s, enum xfer_method *out);
 int xfer_source_parse(const char *s, enum xfer_source *out);
 int xfer_level_weights_parse(const char *s, struct xfer_params *p);
