@@ -102,32 +102,6 @@ static void print_stats(const struct pl_stats *st, pl_chain *chain)
     }
 }
 
-static int convert_image(const char *in, const char *out, pl_chain *chain)
-{
-    uint8_t *rgb = NULL;
-    int w, h;
-    if (media_image_read(in, &rgb, &w, &h) < 0)
-        return 1;
-    pl_frame *f = pl_frame_new(w, h, 0);
-    int rc = 1;
-    if (!f)
-        goto done;
-    memcpy(f->rgb, rgb, (size_t)w * h * 3);
-    if (chain) {
-        if (pl_chain_process(chain, f) < 0)
-            goto done;
-        if (!f->n_faces)
-            gc_log(GC_LOG_WARN, "%s: no face found: the image is written unchanged", in);
-    }
-    if (media_image_write(out, f->rgb, w, h) < 0)
-        goto done;
-    rc = 0;
-done:
-    pl_frame_free(&f);
-    free(rgb);
-    return rc;
-}
-
 static void fill_chain_params(struct pl_chain_params *cp, const struct convert_opts *o, const char *model,
                               const char *target)
 {
@@ -147,6 +121,66 @@ static void fill_chain_params(struct pl_chain_params *cp, const struct convert_o
     cp->detect_interval = o->detect_interval;
 }
 
+/* The chain of stages, from the options (defaults for model and target); 0 or 1. */
+static int make_chain(const struct convert_opts *o, int still, pl_chain **chain)
+{
+    char model[4096], target[4096];
+    *chain = NULL;
+    if (o->passthrough)
+        return 0;
+    if (!o->model && pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
+        gc_log(GC_LOG_ERROR, "convert: no model given and the default %s is missing (give --model M)", model);
+        return 1;
+    }
+    if (!o->target && strcmp(o->method, "attribute") &&
+        pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
+        gc_log(GC_LOG_ERROR, "convert: no target given and the default %s is missing (give --target ID)", target);
+        return 1;
+    }
+    struct pl_chain_params cp;
+    fill_chain_params(&cp, o, o->model ? o->model : model, o->target ? o->target : target);
+    cp.still = still;
+    if (pl_chain_create(chain, &cp) < 0)
+        return 1;
+    gc_log(GC_LOG_VERBOSE, "convert: %s", pl_chain_describe(*chain));
+    return 0;
+}
+
+/* One image in, one out; the input is read before the model is loaded, so a bad
+ * file is reported at once. */
+static int convert_image(const char *in, const struct convert_opts *o)
+{
+    uint8_t *rgb = NULL;
+    int w, h;
+    if (media_image_read(in, &rgb, &w, &h) < 0)
+        return 1;
+    pl_chain *chain = NULL;
+    pl_frame *f = NULL;
+    int rc = 1;
+    if (make_chain(o, 1, &chain))
+        goto done;
+    if (chain && !o->source && strcmp(o->method, "attribute"))
+        gc_log(GC_LOG_WARN, "convert: one image and no --source: its own face is the source mean, so the "
+               "output is the target's mean face without an expression; give --source ID");
+    if (!(f = pl_frame_new(w, h, 0)))
+        goto done;
+    memcpy(f->rgb, rgb, (size_t)w * h * 3);
+    if (chain) {
+        if (pl_chain_process(chain, f) < 0)
+            goto done;
+        if (!f->n_faces)
+            gc_log(GC_LOG_WARN, "%s: no face found: the image is written unchanged", in);
+    }
+    if (media_image_write(o->out, f->rgb, w, h) < 0)
+        goto done;
+    rc = 0;
+done:
+    pl_frame_free(&f);
+    pl_chain_free(&chain);
+    free(rgb);
+    return rc;
+}
+
 int cli_cmd_convert(int argc, char **argv)
 {
     struct convert_opts o;
@@ -157,6 +191,10 @@ int cli_cmd_convert(int argc, char **argv)
         return r == CLI_PARSE_HELP ? 0 : 2;
     if (npos != 1 || !o.out) {
         gc_log(GC_LOG_ERROR, "convert: give one input and -o OUT (see glowcam convert --help)");
+        return 2;
+    }
+    if (o.two_pass && o.passthrough) {
+        gc_log(GC_LOG_ERROR, "convert: --two-pass needs the face chain, not --passthrough");
         return 2;
     }
     if (o.two_pass && o.source) {
@@ -171,33 +209,8 @@ int cli_cmd_convert(int argc, char **argv)
         return 2;
     }
 
-    char model[4096], target[4096];
-    pl_chain *chain = NULL;
-    if (!o.passthrough) {
-        if (!o.model && pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
-            gc_log(GC_LOG_ERROR, "convert: no model given and the default %s is missing (give --model M)", model);
-            return 1;
-        }
-        if (!o.target && strcmp(o.method, "attribute") &&
-            pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
-            gc_log(GC_LOG_ERROR, "convert: no target given and the default %s is missing (give --target ID)", target);
-            return 1;
-        }
-        struct pl_chain_params cp;
-        fill_chain_params(&cp, &o, o.model ? o.model : model, o.target ? o.target : target);
-        cp.still = in_image;
-        if (pl_chain_create(&chain, &cp) < 0)
-            return 1;
-        gc_log(GC_LOG_VERBOSE, "convert: %s", pl_chain_describe(chain));
-    }
-    if (in_image) {
-        if (chain && !o.source && strcmp(o.method, "attribute"))
-            gc_log(GC_LOG_WARN, "convert: one image and no --source: its own face is the source mean, so the "
-                   "output is the target's mean face without an expression; give --source ID");
-        int rc = convert_image(in, o.out, chain);
-        pl_chain_free(&chain);
-        return rc;
-    }
+    if (in_image)
+        return convert_image(in, &o);
 
     int rc = 1;
     media_source *src = NULL;
@@ -214,11 +227,16 @@ int cli_cmd_convert(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    pl_chain *chain = NULL;
+    /* the input first: a bad file is reported before the model and dlib load */
+    sp.keep_audio = !o.two_pass;
+    if (media_source_open(&src, in, &sp) < 0)
+        goto done;
+    g_src = src;
+    if (make_chain(&o, 0, &chain))
+        goto done;
     if (o.two_pass) {
         /* first pass: faces only, to learn the source mean */
-        sp.keep_audio = 0;
-        if (media_source_open(&src, in, &sp) < 0)
-            goto done;
         g_src = src;
         struct pl_media_reader rd = {.src = src, .max_frames = o.frames};
         n_st = pl_chain_observe_stages(chain, st, PL_MAX_STAGES);
@@ -229,9 +247,9 @@ int cli_cmd_convert(int argc, char **argv)
         if (r < 0 || g_interrupted || pl_chain_end_pass(chain) < 0)
             goto done;
         sp.keep_audio = 1;
+        if (media_source_open(&src, in, &sp) < 0)
+            goto done;
     }
-    if (media_source_open(&src, in, &sp) < 0)
-        goto done;
     g_src = src;
     const struct media_source_info *si = media_source_info(src);
     struct media_writer_params wp = media_writer_params_default();

@@ -142,14 +142,17 @@ int cli_cmd_live(int argc, char **argv)
     media_source *src = NULL;
     struct live_sink sk = {.alpha_step = 0.05};
     char model[4096], target[4096];
+    /* the input first: a bad device or file is reported before the model and dlib load */
+    if (media_source_open(&src, o.input, &sp) < 0)
+        goto done;
     if (!o.passthrough) {
         if (!o.model && pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
             gc_log(GC_LOG_ERROR, "live: no model given and the default %s is missing (give --model M)", model);
-            return 1;
+            goto done;
         }
         if (!o.target && pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
             gc_log(GC_LOG_ERROR, "live: no target given and the default %s is missing (give --target ID)", target);
-            return 1;
+            goto done;
         }
         struct pl_chain_params cp = pl_chain_params_default();
         cp.model = o.model ? o.model : model;
@@ -166,11 +169,9 @@ int cli_cmd_live(int argc, char **argv)
         cp.detect_interval = o.detect_interval;
         cp.max_batch = 4; /* live takes what is queued: small batches keep latency low */
         if (pl_chain_create(&chain, &cp) < 0)
-            return 1;
+            goto done;
         sk.chain = chain;
     }
-    if (media_source_open(&src, o.input, &sp) < 0)
-        goto done;
     const struct media_source_info *si = media_source_info(src);
     if (o.vcam && media_vcam_open(&sk.vcam, o.vcam, si->w, si->h, si->fps_num, si->fps_den) < 0)
         goto done;
