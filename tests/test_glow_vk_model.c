@@ -126,6 +126,8 @@ static const struct {
                               .ybias = GLOW_RANDOM_LAST, .yscale = GLOW_RANDOM_ALL, .seed = 4}},
     {"affine-wide", {.size = 16, .levels = 2, .depth = 1, .width = 104, .affine = 1, .edge = 1, .level_post = 1,
                      .n_bits = 6, .seed = 5}},
+    {"six-levels", {.size = 64, .levels = 6, .depth = 1, .width = 16, .affine = 0, .edge = 1, .level_post = 1,
+                    .n_bits = 5, .yscale = GLOW_RANDOM_LAST, .seed = 6}},
 };
 
 #ifdef HAVE_MEDIA
