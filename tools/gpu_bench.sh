@@ -110,6 +110,13 @@ stamp "fp16 path against fp32 on openai-$S0"
 timeout 180 "$BIN/test_glow_vk_model" --check "$TMP/openai-$S0.safetensors" 4 2>&1 | grep -vE "^\s*$" | tail -12 ||
     echo "(fp16 check reported failures: see above)"
 
+# ---- and on the shipped trained models (trained weights, not random ones) ----
+for M in models/glowcam-64.safetensors models/glowcam-128.safetensors; do
+    [ -f "$M" ] || continue
+    stamp "fp16 path against fp32 on $M"
+    timeout 120 "$BIN/test_glow_vk_model" --check "$M" 4 2>&1 | grep -E "max_rel|diff|round trip|PASS|FAIL" || true
+done
+
 # ---- glowcam speed ----
 RES=$OUTDIR/results.txt
 : > "$RES"
