@@ -16,7 +16,7 @@ check="$py $src/tests/train_check.py"
 rm -rf "$work"
 mkdir -p "$work/in/utkface" "$work/in/celeba"
 for s in utkface celeba; do
-  ls "$data/train/$s" | sort | sed -n 1,10p | while read -r f; do ln -s "$data/train/$s/$f" "$work/in/$s/$f"; done
+  ls "$data/train/$s" | sort | sed -n 1,8p | while read -r f; do ln -s "$data/train/$s/$f" "$work/in/$s/$f"; done
   "$glowcam" align "$work/in/$s" -o "$work/aligned/$s" --size 32 --recipe openai-eyes --reflect -j 2
 done
 $py "$src/tools/facepack.py" npy "$work/aligned/utkface" "$work/aligned/celeba" --size 32 --out "$work/faces32.npy"

@@ -9,7 +9,7 @@ py=/usr/bin/python3
 models=$(ls "$src"/models/glowcam-*.safetensors 2>/dev/null || true)
 [ -n "$models" ] || { echo "FAIL: no shipped model models/glowcam-*.safetensors"; exit 1; }
 rm -rf "$work"; mkdir -p "$work/in"
-for p in emma obama selena; do
+for p in emma obama; do
   f=$(ls "$data/identities/$p" | sort | sed -n 1p)
   ln -s "$data/identities/$p/$f" "$work/in/$p.png"
 done
