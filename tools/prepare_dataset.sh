@@ -19,6 +19,7 @@
 #   .dev/gpu/celeba64.jpgs.npz         64x64 set from it); CelebA at 64, JPEG -q:v 3. CelebA's
 #                                      89x109 sources are too small for 128 (x1.7 upscale), so
 #                                      the 128 model trains on UTKFace alone.
+#   .dev/gpu64/{utkface64,celeba64}.jpgs.npz   both sets at 64 only (34 MB), for gpu_train.sh --only64
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${GLOWCAM_DATA:-$root/../shared/data}
@@ -90,4 +91,6 @@ fi
 
 [ -s "$gpu/utkface128.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --q 4 --out "$gpu/utkface128.jpgs.npz"
 [ -s "$gpu/celeba64.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_celeba.npy" --downscale 2 --q 3 --out "$gpu/celeba64.jpgs.npz"
+[ -s "$root/.dev/gpu64/utkface64.jpgs.npz" ] || { mkdir -p "$root/.dev/gpu64"; $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --downscale 2 --q 3 --out "$root/.dev/gpu64/utkface64.jpgs.npz"; }
+[ -s "$root/.dev/gpu64/celeba64.jpgs.npz" ] || cp "$gpu/celeba64.jpgs.npz" "$root/.dev/gpu64/celeba64.jpgs.npz"
 echo "prepare_dataset: done; GPU pack $(du -sh "$gpu" | cut -f1) in .dev/gpu" >&2
