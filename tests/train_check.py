@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """Checks for tests/train.cmake (the training tool and the shipped models).
 
-    train_check.py png2npy OUT.npy PNG...          crops -> uint8 [N,S,S,3] (ffmpeg decodes; numpy only)
     train_check.py roundtrip CROP.png BACK.png N_BITS      BACK == CROP at n_bits, exactly (numpy only)
     train_check.py latent MODEL LIST     each line of LIST: CROP.png LATENT.npy BPD BACK.png N_BITS, from
                                          glowcam encode/decode: the latent and bpd vs glow_torch (float64),
