@@ -1117,10 +1117,9 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
     }
     /* a batch of one face may use every thread inside OpenBLAS */
     blas_threads(st->threads);
-    snprintf(g_blas_info, sizeof(g_blas_info), "OpenBLAS %s kernels, %d thread%s", openblas_get_corename(),
-             st->threads, st->threads > 1 ? "s" : "");
-    snprintf(describe, describe_size,
-             "%s%s, arena %.1f MiB for a batch of %d", g_blas_info,
+    snprintf(g_blas_info, sizeof(g_blas_info), "OpenBLAS %s kernels", openblas_get_corename());
+    snprintf(describe, describe_size, "%s, %d thread%s%s, arena %.1f MiB for a batch of %d", g_blas_info,
+             st->threads, st->threads > 1 ? "s" : "",
              split ? " (a batch splits over 2 threads, single-threaded OpenBLAS each; 1 face: OpenBLAS's threads)" : "",
              (st->work[0].bytes + st->work[1].bytes) / (double)(1 << 20), st->max_batch);
     *state = st;

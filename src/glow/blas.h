@@ -41,7 +41,7 @@ int glow_blas_gemm_shapes(const glow_model *m, int batch, struct glow_blas_shape
 /* OpenBLAS's own sgemm rate on one shape with `threads` OpenBLAS threads, in GFLOP/s,
  * timed for about `seconds` (call after an engine was created, between its calls). */
 double glow_blas_sgemm_gflops(int m, int n, int k, int trans_b, int threads, double seconds);
-/* "OpenBLAS 0.3.21, SkylakeX kernels, 2 threads" */
+/* "OpenBLAS SkylakeX kernels" (the kernels OpenBLAS runs, after the backend's fix-up) */
 const char *glow_blas_info(void);
 
 #endif
