@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/gc.h"
+#include "common/gc_file.h"
 
 #define NPY_MAX_HEADER (1 << 20)
 
@@ -27,30 +28,15 @@ int gc_npy_write_f32(const char *path, const float *data, int ndim, const int64_
     memset(hdr + n, ' ', pad);
     n += pad;
     hdr[n++] = '\n';
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
-        return -ENOMEM;
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = -errno;
-        gc_log(GC_LOG_ERROR, "%s: cannot create: %s", tmp, gc_strerror(e));
-        free(tmp);
-        return e;
-    }
+    char *tmp;
+    FILE *f;
+    int r = gc_file_create(path, &tmp, &f);
+    if (r < 0)
+        return r;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255), (unsigned char)(n >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)n, f) == (size_t)n &&
              fwrite(data, sizeof(float), count, f) == count;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        gc_log(GC_LOG_ERROR, "%s: write failed", path);
-        unlink(tmp);
-        free(tmp);
-        return -EIO;
-    }
-    free(tmp);
-    return 0;
+    return gc_file_commit(path, &tmp, &f, ok);
 }
 
 /* Finds 'key': in the header dict and returns a pointer just past the colon and spaces. */

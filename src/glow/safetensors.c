@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/gc_file.h"
 #include "glow/priv.h"
 
 #define ST_MAX_HEADER (100u << 20) /* 100 MiB of JSON is far beyond any real model */
@@ -398,16 +399,8 @@ int glow_st_write(const char *path, const struct glow_st_entry *t, int n, const 
     if (!json)
         goto fail;
     size_t hlen = strlen(json), pad = (8 - hlen % 8) % 8;
-    tmp = malloc(strlen(path) + 5);
-    if (!tmp)
+    if ((ret = gc_file_create(path, &tmp, &f)) < 0)
         goto fail;
-    sprintf(tmp, "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f) {
-        ret = -errno;
-        gc_log(GC_LOG_ERROR, "%s: cannot create: %s", tmp, gc_strerror(ret));
-        goto fail;
-    }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (uint8_t)((uint64_t)(hlen + pad) >> (8 * i));
@@ -418,22 +411,8 @@ int glow_st_write(const char *path, const struct glow_st_entry *t, int n, const 
             count *= (size_t)t[i].shape[d];
         ok = fwrite(t[i].data, 4, count, f) == count; /* little-endian hosts only */
     }
-    if (fclose(f) != 0)
-        ok = 0;
-    f = NULL;
-    if (!ok || rename(tmp, path) != 0) {
-        ret = -EIO;
-        gc_log(GC_LOG_ERROR, "%s: write failed", path);
-        unlink(tmp);
-        goto fail;
-    }
-    ret = 0;
+    ret = gc_file_commit(path, &tmp, &f, ok);
 fail:
-    if (f) {
-        fclose(f);
-        unlink(tmp);
-    }
-    free(tmp);
     cJSON_free(json);
     cJSON_Delete(root);
     return ret;

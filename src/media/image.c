@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/gc_file.h"
 #include "media/media.h"
 
 #define IMAGE_MAX_SIDE 16384
@@ -146,12 +147,12 @@ int media_image_write(const char *path, const uint8_t *rgb, int w, int h)
     AVFrame *fr = av_frame_alloc();
     AVPacket *pkt = av_packet_alloc();
     struct SwsContext *sws = NULL;
-    char *tmp = malloc(strlen(path) + 5);
+    char *tmp = NULL;
     FILE *f = NULL;
     char eb[AV_ERROR_MAX_STRING_SIZE];
     int ret = -ENOMEM, r;
     quiet_ffmpeg();
-    if (!fr || !pkt || !tmp)
+    if (!fr || !pkt)
         goto fail;
     if (!codec) {
         gc_log(GC_LOG_ERROR, "%s: this FFmpeg has no %s encoder", path, jpeg ? "JPEG" : "PNG");
@@ -201,28 +202,11 @@ int media_image_write(const char *path, const uint8_t *rgb, int w, int h)
         pkt->data[pkt->size - 2] = 0xff;
         pkt->data[pkt->size - 1] = 0xd9;
     }
-    sprintf(tmp, "%s.tmp", path);
-    if (!(f = fopen(tmp, "wb"))) {
-        ret = -errno;
-        gc_log(GC_LOG_ERROR, "%s: cannot create: %s", tmp, gc_strerror(ret));
+    if ((ret = gc_file_create(path, &tmp, &f)) < 0)
         goto fail;
-    }
     int ok = fwrite(pkt->data, 1, (size_t)pkt->size, f) == (size_t)pkt->size;
-    ok = (fclose(f) == 0) && ok;
-    f = NULL;
-    if (!ok || rename(tmp, path) != 0) {
-        ret = -EIO;
-        gc_log(GC_LOG_ERROR, "%s: write failed", path);
-        unlink(tmp);
-        goto fail;
-    }
-    ret = 0;
+    ret = gc_file_commit(path, &tmp, &f, ok);
 fail:
-    if (f) {
-        fclose(f);
-        unlink(tmp);
-    }
-    free(tmp);
     sws_freeContext(sws);
     av_packet_free(&pkt);
     av_frame_free(&fr);
