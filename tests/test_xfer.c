@@ -486,8 +486,12 @@ int main(int argc, char **argv)
     test_formulas();
     test_parse();
     glow_model *m = NULL, *other = NULL, *shipped = NULL;
-    if (xt_write_random_model(mpath, 16, 3, 2, 16, 1, "xfer test A", 11) < 0 ||
-        xt_write_random_model(opath, 16, 3, 2, 16, 0, "xfer test B", 12) < 0 || glow_model_load(&m, mpath) < 0 ||
+    const struct glow_random_cfg ca = {.size = 16, .levels = 3, .depth = 2, .width = 16, .affine = 1,
+                                       .n_bits = 5, .seed = 11};
+    const struct glow_random_cfg cb = {.size = 16, .levels = 3, .depth = 2, .width = 16, .affine = 0,
+                                       .n_bits = 5, .seed = 12};
+    if (glow_random_model_write(mpath, &ca) < 0 || glow_random_model_write(opath, &cb) < 0 ||
+        glow_model_load(&m, mpath) < 0 ||
         glow_model_load(&other, opath) < 0) {
         printf("FAIL: could not write or load the random test models\n");
         return 1;

@@ -153,10 +153,14 @@ int main(int argc, char **argv)
         snprintf(mpath, sizeof(mpath), "%s", argv[3]);
     } else {
         snprintf(mpath, sizeof(mpath), "%s/random64.safetensors", tmp);
-        if (xt_write_random_model(mpath, 64, 3, 2, 16, 1, "xfer data test", 21) < 0)
+        const struct glow_random_cfg c = {.size = 64, .levels = 3, .depth = 2, .width = 16, .affine = 1,
+                                          .n_bits = 5, .seed = 21};
+        if (glow_random_model_write(mpath, &c) < 0)
             return 1;
     }
-    if (xt_write_random_model(opath, 16, 2, 1, 8, 0, "other", 22) < 0 || glow_model_load(&m, mpath) < 0 ||
+    const struct glow_random_cfg co = {.size = 16, .levels = 2, .depth = 1, .width = 8, .affine = 0,
+                                       .n_bits = 5, .seed = 22};
+    if (glow_random_model_write(opath, &co) < 0 || glow_model_load(&m, mpath) < 0 ||
         glow_model_load(&other, opath) < 0) {
         printf("FAIL: models do not load\n");
         return 1;
