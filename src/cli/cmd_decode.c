@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "cli/cli_common.h"
 #include "cli/opts.h"
 #include "common/npy.h"
 #include "glow/glow.h"
@@ -29,15 +30,13 @@ int cli_cmd_decode(int argc, char **argv)
     int r = cli_parse("decode", usage, opts, &o, argc, argv, &pos, &npos);
     if (r != CLI_PARSE_OK)
         return r == CLI_PARSE_HELP ? 0 : 2;
-    struct glow_params p = glow_params_default();
+    struct glow_params p;
     if (npos != 1 || !o.model || !o.out) {
         gc_log(GC_LOG_ERROR, "decode: needs one LATENT.npy, -m MODEL and -o IMAGE (see glowcam decode --help)");
         return 2;
     }
-    if (glow_backend_parse(o.backend, &p.backend) < 0) {
-        gc_log(GC_LOG_ERROR, "decode: unknown backend '%s' (auto, vulkan, cpu, reference)", o.backend);
+    if (cli_glow_params(&p, "decode", o.backend) < 0)
         return 2;
-    }
     int ret = 1, nd;
     int64_t sh[8];
     glow_model *m = NULL;

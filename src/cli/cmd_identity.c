@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/cli_common.h"
 #include "cli/opts.h"
 #include "cli/xfer_cli.h"
 #include "common/gc.h"
@@ -16,12 +17,10 @@
 int cli_xfer_env_open(struct cli_xfer_env *env, const char *model_path, const char *backend, int faces)
 {
     memset(env, 0, sizeof(*env));
-    struct glow_params gp = glow_params_default();
+    struct glow_params gp;
     int r;
-    if (backend && (r = glow_backend_parse(backend, &gp.backend)) < 0) {
-        gc_log(GC_LOG_ERROR, "unknown backend '%s' (auto, vulkan, cpu, reference)", backend);
+    if ((r = cli_glow_params(&gp, NULL, backend)) < 0)
         return r;
-    }
     if ((r = glow_model_load(&env->model, model_path)) < 0)
         goto fail;
     if ((r = glow_engine_create(&env->engine, env->model, &gp)) < 0)

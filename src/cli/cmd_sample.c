@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_common.h"
 #include "cli/opts.h"
 #include "glow/glow.h"
 #include "media/media.h"
@@ -57,15 +58,13 @@ int cli_cmd_sample(int argc, char **argv)
     int r = cli_parse("sample", usage, opts, &o, argc, argv, &pos, &npos);
     if (r != CLI_PARSE_OK)
         return r == CLI_PARSE_HELP ? 0 : 2;
-    struct glow_params p = glow_params_default();
+    struct glow_params p;
     if (npos != 0 || !o.model || !o.out) {
         gc_log(GC_LOG_ERROR, "sample: needs -m MODEL and -o GRID.png, no positional arguments (see glowcam sample --help)");
         return 2;
     }
-    if (glow_backend_parse(o.backend, &p.backend) < 0) {
-        gc_log(GC_LOG_ERROR, "sample: unknown backend '%s' (auto, vulkan, cpu, reference)", o.backend);
+    if (cli_glow_params(&p, "sample", o.backend) < 0)
         return 2;
-    }
     int ret = 1;
     glow_model *m = NULL;
     glow_engine *e = NULL;
