@@ -16,20 +16,10 @@
 
 #include "common/npy.h"
 #include "glow/glow.h"
+#include "test_util.h"
 
-static int g_fail;
 static int g_stderr_fd = -1;
 static FILE *g_capture;
-
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-            g_fail++;                                                                                                  \
-        }                                                                                                              \
-    } while (0)
 
 static uint8_t *read_file(const char *path, size_t *n)
 {
@@ -583,6 +573,6 @@ int main(int argc, char **argv)
     CHECK(total >= 1000, "at least 1000 mutations (got %d)", total);
     free(f.bytes);
     free(add.bytes);
-    printf("%s: %d failures\n", g_fail ? "FAILED" : "ok", g_fail);
-    return g_fail ? 1 : 0;
+    printf("%s: %d failures\n", test_failures ? "FAILED" : "ok", test_failures);
+    return test_failures ? 1 : 0;
 }

@@ -10,17 +10,7 @@
 
 #include "common/gc.h"
 #include "media/media.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "test_util.h"
 
 static int exists(const char *p)
 {
@@ -238,6 +228,6 @@ int main(int argc, char **argv)
     test_y4m(dir);
     test_font();
     test_vcam(dir);
-    printf("%s: %d failures\n", argv[0], failures);
-    return failures ? 1 : 0;
+    printf("%s: %d failures\n", argv[0], test_failures);
+    return test_failures ? 1 : 0;
 }

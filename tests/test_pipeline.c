@@ -8,17 +8,7 @@
 
 #include "common/gc.h"
 #include "pipeline/pipeline.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "test_util.h"
 
 static void sleep_ms(double ms)
 {
@@ -176,6 +166,6 @@ int main(void)
     test_offline();
     test_live();
     test_error_and_stop();
-    printf("test_pipeline: %d failures\n", failures);
-    return failures ? 1 : 0;
+    printf("test_pipeline: %d failures\n", test_failures);
+    return test_failures ? 1 : 0;
 }

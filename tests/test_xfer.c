@@ -56,8 +56,8 @@ static void test_stats(void)
     }
     double em = max_abs_diff_ref(mean, rm, D), ev = max_abs_diff_ref(var, rv, D);
     printf("stats(D=%zu,N=%d,offset 100): mean max_rel=%.2e var max_rel=%.2e (bound 1e-6)\n", D, N, em, ev);
-    XT_CHECK(em < 1e-6 && ev < 1e-6, "Welford mean/var off");
-    XT_CHECK(xfer_stats_count(s) == N, "count %lld", (long long)xfer_stats_count(s));
+    CHECK(em < 1e-6 && ev < 1e-6, "Welford mean/var off");
+    CHECK(xfer_stats_count(s) == N, "count %lld", (long long)xfer_stats_count(s));
 
     /* N copies of one latent: mean is that latent bit for bit, variance exactly 0 */
     xfer_stats_reset(s);
@@ -69,7 +69,7 @@ static void test_stats(void)
     for (size_t i = 0; i < D; i++)
         nz += var[i] != 0;
     printf("stats(9 copies): mean differs in %zu values, var nonzero in %zu (both must be 0)\n", nd, nz);
-    XT_CHECK(nd == 0 && nz == 0, "copies: mean not the latent or var not 0");
+    CHECK(nd == 0 && nz == 0, "copies: mean not the latent or var not 0");
 
     /* attribute from stats: mean(pos) - mean(neg) */
     xfer_stats *neg;
@@ -92,7 +92,7 @@ static void test_stats(void)
     double ea = max_abs_diff_ref(a->vector, rm, D);
     printf("attribute build(5 pos, 7 neg): max_rel=%.2e (bound 1e-5), counts %lld/%lld\n", ea,
            (long long)a->count_pos, (long long)a->count_neg);
-    XT_CHECK(ea < 1e-5 && a->count_pos == 5 && a->count_neg == 7, "attribute vector off");
+    CHECK(ea < 1e-5 && a->count_pos == 5 && a->count_neg == 7, "attribute vector off");
     xfer_attribute_free(&a);
     xfer_stats_free(&neg);
     xfer_stats_free(&s);
@@ -126,7 +126,7 @@ static void test_formulas(void)
         double ea = max_abs_diff_ref(out, ref, D);
         printf("formulas(alpha=%.2f): linear max_rel=%.2e variance max_rel=%.2e attribute max_rel=%.2e (bound 1e-7)\n",
                al, el, ev, ea);
-        XT_CHECK(el < 1e-7 && ev < 1e-7 && ea < 1e-7, "formula off at alpha %g", al);
+        CHECK(el < 1e-7 && ev < 1e-7 && ea < 1e-7, "formula off at alpha %g", al);
     }
     /* exact cases */
     xfer_linear(s, mS, mS, D, 1.0, out);
@@ -150,7 +150,7 @@ static void test_formulas(void)
     printf("exact: linear(a=1,mT=mS)!=s:%zu variance(a=1,same id)!=s:%zu linear(a=0)!=mT:%zu variance(a=0)!=mT:%zu "
            "attribute(a=0)!=s:%zu variance(vS=vT)!=linear:%zu in-place!=out-of-place:%zu (all must be 0)\n",
            d1, d2, d3, d4, d5, d6, d7);
-    XT_CHECK(!d1 && !d2 && !d3 && !d4 && !d5 && !d6 && !d7, "an exact case is not exact");
+    CHECK(!d1 && !d2 && !d3 && !d4 && !d5 && !d6 && !d7, "an exact case is not exact");
     free(s), free(mS), free(mT), free(vS), free(vT), free(v), free(out), free(out2), free(ref);
 }
 
@@ -158,8 +158,8 @@ static void test_parse(void)
 {
     struct xfer_params p = xfer_params_default();
     int r1 = xfer_level_weights_parse("0,0.5,1", &p);
-    XT_CHECK(r1 == 0 && p.n_level_weights == 3 && p.level_weights[1] == 0.5 && p.level_weights[3] == 1.0,
-             "level weights parse");
+    CHECK(r1 == 0 && p.n_level_weights == 3 && p.level_weights[1] == 0.5 && p.level_weights[3] == 1.0,
+          "level weights parse");
     gc_log_set_level(GC_LOG_QUIET);
     int r2 = xfer_level_weights_parse("1,,2", &p), r3 = xfer_level_weights_parse("1,9", &p),
         r4 = xfer_level_weights_parse("", &p);
@@ -169,9 +169,9 @@ static void test_parse(void)
     int r7 = xfer_source_parse("two-pass", &so);
     gc_log_set_level(GC_LOG_INFO);
     printf("parse: good weights %d, bad weights %d %d %d, method %d/%d, source %d\n", r1, r2, r3, r4, r5, r6, r7);
-    XT_CHECK(r2 < 0 && r3 < 0 && r4 < 0 && r5 == 0 && m == XFER_METHOD_VARIANCE && r6 < 0 && r7 == 0 &&
-                 so == XFER_SOURCE_TWO_PASS,
-             "parsers");
+    CHECK(r2 < 0 && r3 < 0 && r4 < 0 && r5 == 0 && m == XFER_METHOD_VARIANCE && r6 < 0 && r7 == 0 &&
+              so == XFER_SOURCE_TWO_PASS,
+          "parsers");
 }
 
 /* Policies and level weights through a ctx on model m (latents random: no encoding needed). */
@@ -212,7 +212,7 @@ static void test_ctx(const glow_model *m)
     bad = count_bits_differ(out, exp, D);
     printf("level weights(L=%d, 0,1,1/2,..): values off %zu, level 0 (weight 0) equals the target mean: %d\n", L,
            bad, level0_is_target);
-    XT_CHECK(bad == 0 && level0_is_target, "per-level weights");
+    CHECK(bad == 0 && level0_is_target, "per-level weights");
     xfer_ctx_free(&x);
 
     /* variance method through the ctx */
@@ -231,7 +231,7 @@ static void test_ctx(const glow_model *m)
     xfer_variance(z, src->mean, src->var, src->mean, src->var, D, 0.3, p.var_eps, exp);
     size_t live = count_bits_differ(out, exp, D);
     printf("ctx live changes: set_target %d, alpha 0.3 on the new target off %zu\n", rt, live);
-    XT_CHECK(rt == 0 && live == 0, "set_alpha/set_target");
+    CHECK(rt == 0 && live == 0, "set_alpha/set_target");
     xfer_ctx_free(&x);
 
     /* TWO_PASS: the mean of the first pass */
@@ -284,8 +284,8 @@ static void test_ctx(const glow_model *m)
     printf("ctx: variance off %zu; two-pass off %zu, apply before end_pass -> %d; running: strengths %.2f %.2f %.2f "
            "after reset %.2f (expected 0 0.5 1 0), first frame != target mean %zu, ramp off %zu, full off %zu\n",
            bad, bad2, early, s0, s1, s2, s3, first, mid, full);
-    XT_CHECK(bad == 0 && bad2 == 0 && early < 0, "variance/two-pass ctx");
-    XT_CHECK(s0 == 0 && s1 == 0.5 && s2 == 1 && s3 == 0 && first == 0 && mid == 0 && full == 0, "running ctx");
+    CHECK(bad == 0 && bad2 == 0 && early < 0, "variance/two-pass ctx");
+    CHECK(s0 == 0 && s1 == 0.5 && s2 == 1 && s3 == 0 && first == 0 && mid == 0 && full == 0, "running ctx");
 
     /* misuse is refused */
     gc_log_set_level(GC_LOG_QUIET);
@@ -300,7 +300,7 @@ static void test_ctx(const glow_model *m)
     gc_log_set_level(GC_LOG_INFO);
     printf("ctx misuse: file without source %d, wrong weight count %d, attribute without vector %d (all < 0)\n", e1,
            e2, e3);
-    XT_CHECK(e1 < 0 && e2 < 0 && e3 < 0 && !x, "misuse accepted");
+    CHECK(e1 < 0 && e2 < 0 && e3 < 0 && !x, "misuse accepted");
 
     /* attribute method through the ctx */
     xfer_attribute *a;
@@ -312,7 +312,7 @@ static void test_ctx(const glow_model *m)
     xfer_attribute_add(z, a->vector, D, -1.25, exp);
     bad = count_bits_differ(out, exp, D);
     printf("ctx attribute: off %zu\n", bad);
-    XT_CHECK(bad == 0, "attribute ctx");
+    CHECK(bad == 0, "attribute ctx");
     xfer_ctx_free(&x);
     xfer_attribute_free(&a);
     xfer_stats_free(&st);
@@ -340,7 +340,7 @@ static void test_files(const glow_model *m, const glow_model *other, const char 
     int same = back && back->dim == D && !count_bits_differ(back->mean, id->mean, D) &&
                !count_bits_differ(back->var, id->var, D) && back->count == 17 && !strcmp(back->name, "someone");
     printf("identity file: save %d load %d round trip exact %d\n", r, r2, same);
-    XT_CHECK(r == 0 && r2 == 0 && same, "identity round trip");
+    CHECK(r == 0 && r2 == 0 && same, "identity round trip");
     xfer_identity_free(&back);
 
     xt_capture_begin(dir);
@@ -348,7 +348,7 @@ static void test_files(const glow_model *m, const glow_model *other, const char 
     char *msg = xt_capture_end();
     int names = strstr(msg, path) && strstr(msg, glow_model_path(other));
     printf("identity with another model: load %d, message names the identity and the model: %d\n", r3, names);
-    XT_CHECK(r3 < 0 && !back && names, "other model's identity not rejected with both names");
+    CHECK(r3 < 0 && !back && names, "other model's identity not rejected with both names");
     free(msg);
 
     /* a corrupt identity: kind wrong, negative variance */
@@ -359,7 +359,7 @@ static void test_files(const glow_model *m, const glow_model *other, const char 
     int r4 = xfer_identity_load(&back, bad, m);
     msg = xt_capture_end();
     printf("identity with a negative variance: load %d, message names the file: %d\n", r4, strstr(msg, bad) != NULL);
-    XT_CHECK(r4 < 0 && strstr(msg, bad), "bad identity accepted");
+    CHECK(r4 < 0 && strstr(msg, bad), "bad identity accepted");
     free(msg);
 
     xfer_attribute *a, *ab = NULL;
@@ -375,7 +375,7 @@ static void test_files(const glow_model *m, const glow_model *other, const char 
     int ok = ab && !count_bits_differ(ab->vector, a->vector, D) && ab->count_neg == 4;
     printf("attribute file: save %d, loaded as identity %d (<0), load with model sha \"\" on another model of "
            "the same size %d, exact %d\n", r5, r6, r7, ok);
-    XT_CHECK(r5 == 0 && r6 < 0 && (glow_latent_size(other) != D || (r7 == 0 && ok)), "attribute file");
+    CHECK(r5 == 0 && r6 < 0 && (glow_latent_size(other) != D || (r7 == 0 && ok)), "attribute file");
     xfer_attribute_free(&ab);
     xfer_attribute_free(&a);
     xfer_identity_free(&id);
@@ -419,7 +419,7 @@ static void test_properties(const glow_model *m)
         px_off += (dec[i] >> shift) != (img[i] >> shift);
     printf("property alpha=1, source=target: latents differ in %zu values, decoded pixels off (after %d-bit "
            "quantization) %zu of %zu (both must be 0)\n", lat_off, cfg->n_bits, px_off, P * F);
-    XT_CHECK(lat_off == 0 && px_off == 0, "alpha 1 does not give the input back");
+    CHECK(lat_off == 0 && px_off == 0, "alpha 1 does not give the input back");
 
     /* alpha 0: the target's mean face in every frame, whatever the source and method */
     xfer_identity *tgt;
@@ -443,7 +443,7 @@ static void test_properties(const glow_model *m)
             off += memcmp(dec + k * P, tdec, P) != 0;
         printf("property alpha=0 (%s): frames differing from the target's mean face %zu of %d (must be 0)\n",
                xfer_method_name(method), off, F);
-        XT_CHECK(off == 0, "alpha 0 is not the target mean face");
+        CHECK(off == 0, "alpha 0 is not the target mean face");
     }
 
     /* identity from N copies of one face: its latent as mean, zero variance */
@@ -462,7 +462,7 @@ static void test_properties(const glow_model *m)
         vnz += cid->var[i] != 0;
     printf("property identity of 5 copies: mean differs from the photo's latent in %zu values, variance nonzero "
            "in %zu (both must be 0)\n", moff, vnz);
-    XT_CHECK(moff == 0 && vnz == 0, "copies identity");
+    CHECK(moff == 0 && vnz == 0, "copies identity");
     xfer_identity_free(&cid);
     xfer_identity_free(&tgt);
     xfer_identity_free(&id);
@@ -513,6 +513,6 @@ int main(int argc, char **argv)
     }
     glow_model_free(&m);
     glow_model_free(&other);
-    printf("%s (%d failures)\n", xt_failures ? "FAILED" : "passed", xt_failures);
-    return xt_failures ? 1 : 0;
+    printf("%s (%d failures)\n", test_failures ? "FAILED" : "passed", test_failures);
+    return test_failures ? 1 : 0;
 }

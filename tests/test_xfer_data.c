@@ -185,7 +185,7 @@ int main(int argc, char **argv)
         char *files[MAXF], dir[600];
         snprintf(dir, sizeof(dir), "%s/%s", data, people[p]);
         int nf = list_pngs(dir, files, MAXF);
-        XT_CHECK(nf > 0, "%s: no photos", dir);
+        CHECK(nf > 0, "%s: no photos", dir);
         pp[p].crops = malloc(P * (nf > 0 ? nf : 1));
         for (int i = 0; i < nf; i++) {
             if (align_photo(files[i], pp[p].crops + P * pp[p].n) == 1)
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
             vm += pp[p].id->var[i];
         printf("identity %-6s: %d of %d photos with a face, saved+reloaded %d, mean var %.4f\n", people[p], pp[p].n,
                nf, r, pp[p].id ? vm / D : NAN);
-        XT_CHECK(r == 0 && pp[p].n >= nf - 2, "identity %s", people[p]);
+        CHECK(r == 0 && pp[p].n >= nf - 2, "identity %s", people[p]);
     }
     {
         float bp[FACE_N_POINTS][2];
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
         free(ex[i]);
     }
     printf("expressions: %d of %d photos with a face\n", ne, ne_files);
-    XT_CHECK(ne == ne_files && ne == 10, "expression photos");
+    CHECK(ne == ne_files && ne == 10, "expression photos");
     glow_encode(eng, ecrop, ne, ez, NULL);
     float (*epts)[FACE_N_POINTS][2] = calloc(MAXF, sizeof(*epts));
     int eok[MAXF];
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
         px_off += (dec[i] >> shift) != (ecrop[i] >> shift);
     printf("property selena->selena alpha=1: decoded pixels off after quantization %zu of %zu (must be 0)\n", px_off,
            P * ne);
-    XT_CHECK(px_off == 0, "alpha 1 same identity");
+    CHECK(px_off == 0, "alpha 1 same identity");
     for (int p = 0; p < NP; p++) {
         if (p == SELENA)
             continue;
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
             off += memcmp(dec + P * i, mean_face, P) != 0;
         printf("property selena->%s alpha=0: outputs differing from %s's mean face %d of %d (must be 0)\n", people[p],
                people[p], off, ne);
-        XT_CHECK(off == 0, "alpha 0 -> target mean face");
+        CHECK(off == 0, "alpha 0 -> target mean face");
     }
     {
         xfer_stats *st;
@@ -304,7 +304,7 @@ int main(int argc, char **argv)
             moff += memcmp(&cid->mean[i], &ez[i], 4) != 0, vnz += cid->var[i] != 0;
         printf("property identity of 6 copies of %s: mean differs from its latent in %zu values, var nonzero in %zu "
                "(both must be 0)\n", "selena_expression1", moff, vnz);
-        XT_CHECK(moff == 0 && vnz == 0, "copies");
+        CHECK(moff == 0 && vnz == 0, "copies");
         xfer_identity_free(&cid);
         xfer_stats_free(&st);
         free(copies), free(zc);
@@ -317,7 +317,7 @@ int main(int argc, char **argv)
         char *msg = xt_capture_end();
         int both = strstr(msg, path) && strstr(msg, opath);
         printf("property selena identity with another model: load %d, names both files %d\n", r, both);
-        XT_CHECK(r < 0 && both, "other model");
+        CHECK(r < 0 && both, "other model");
         free(msg);
     }
 
@@ -364,7 +364,7 @@ int main(int argc, char **argv)
                    f0.n ? f0.err / f0.n : NAN, f.sxx > 0 ? f.sxy / f.sxx : NAN,
                    f.sxx > 0 && f.syy > 0 ? f.sxy / sqrt(f.sxx * f.syy) : NAN);
             /* the output moved toward the target: closer to its mean than the input was */
-            XT_CHECK(dt < dt_in, "output not closer to the target mean than the input");
+            CHECK(dt < dt_in, "output not closer to the target mean than the input");
             if (method == XFER_METHOD_LINEAR) { /* sheet row: expressions then the target mean */
                 for (int y = 0; y < S; y++) {
                     for (int i = 0; i < ne; i++)
@@ -390,6 +390,6 @@ int main(int argc, char **argv)
     face_detector_free(&det);
     glow_model_free(&m);
     glow_model_free(&other);
-    printf("%s (%d failures)\n", xt_failures ? "FAILED" : "passed", xt_failures);
-    return xt_failures ? 1 : 0;
+    printf("%s (%d failures)\n", test_failures ? "FAILED" : "passed", test_failures);
+    return test_failures ? 1 : 0;
 }

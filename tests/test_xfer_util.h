@@ -13,17 +13,7 @@
 
 #include "glow/glow.h"
 #include "glow_random_model.h"
-
-static int xt_failures;
-#define XT_CHECK(cond, ...)                                                   \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            xt_failures++;                                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                       \
-            printf(__VA_ARGS__);                                              \
-            printf("\n");                                                     \
-        }                                                                     \
-    } while (0)
+#include "test_util.h"
 
 static uint64_t xt_state = 0x9e3779b97f4a7c15ull;
 static inline void xt_seed(uint64_t s) { xt_state = s * 0x9e3779b97f4a7c15ull + 1; }
