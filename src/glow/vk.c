@@ -334,6 +334,27 @@ static int rec_prior(struct vk_state *s, VkCommandBuffer cb, const struct vk_lev
     return r;
 }
 
+/* Level l's Gaussian on x: its prior conv's mean and scale for the second half of the
+ * channels on split levels, the learned top on the last. Encode writes eps and the
+ * log-density; decode (inverse) writes x back from eps. */
+static int rec_level_gauss(struct vk_state *s, VkCommandBuffer cb, int l, int n, int inverse, VkDeviceAddress x)
+{
+    const struct vk_level *vl = &s->lv[l];
+    const int hw = vl->h * vl->w, c = vl->c;
+    struct glow_vk_gauss g = {.inverse = inverse, .n = n, .hw = hw, .cx = c, .x = x, .lat = s->lat.addr,
+                              .ld = s->ld.addr, .lat_stride = (int)s->m->latent_size,
+                              .lat_off = (int)s->m->levels[l].eps_offset, .ld_stride = (int)s->pix0};
+    int r;
+    if (l < s->m->cfg.n_levels - 1) {
+        if ((r = rec_prior(s, cb, vl, n, x)) < 0)
+            return r;
+        g.xoff = c / 2, g.c = c / 2, g.h = s->hb.addr, g.h_bstride = hw * c;
+    } else {
+        g.xoff = 0, g.c = c, g.h = wa(s, vl->top_h), g.h_bstride = 0;
+    }
+    return glow_vk_rec_gauss(s->ctx, cb, &g);
+}
+
 static int record_encode(struct vk_state *s, VkCommandBuffer cb, int n)
 {
     const struct glow_config *cfg = &s->m->cfg;
@@ -366,18 +387,7 @@ static int record_encode(struct vk_state *s, VkCommandBuffer cb, int n)
                 return r;
             T = X, X = Y, Y = T;
         }
-        const struct glow_level *ml = &s->m->levels[l];
-        struct glow_vk_gauss g = {.n = n, .hw = hw, .cx = c, .x = X->addr, .lat = s->lat.addr, .ld = s->ld.addr,
-                                  .lat_stride = (int)s->m->latent_size, .lat_off = (int)ml->eps_offset,
-                                  .ld_stride = (int)s->pix0};
-        if (l < L - 1) {
-            if ((r = rec_prior(s, cb, vl, n, X->addr)) < 0)
-                return r;
-            g.xoff = c / 2, g.c = c / 2, g.h = s->hb.addr, g.h_bstride = hw * c;
-        } else {
-            g.xoff = 0, g.c = c, g.h = wa(s, vl->top_h), g.h_bstride = 0;
-        }
-        if ((r = glow_vk_rec_gauss(s->ctx, cb, &g)) < 0)
+        if ((r = rec_level_gauss(s, cb, l, n, 0, X->addr)) < 0)
             return r;
         if (l < L - 1 &&
             (r = glow_vk_rec_squeeze(s->ctx, cb, 0, X->addr, Y->addr, n, vl->h, vl->w, c / 2, c)) < 0)
@@ -400,19 +410,8 @@ static int record_decode(struct vk_state *s, VkCommandBuffer cb, int n)
     glow_vk_rec_barrier(cb);
     for (int l = L - 1; l >= 0; l--) {
         const struct vk_level *vl = &s->lv[l];
-        const struct glow_level *ml = &s->m->levels[l];
         const int hw = vl->h * vl->w, c = vl->c;
-        struct glow_vk_gauss g = {.inverse = 1, .n = n, .hw = hw, .cx = c, .x = X->addr, .lat = s->lat.addr,
-                                  .ld = s->ld.addr, .lat_stride = (int)s->m->latent_size,
-                                  .lat_off = (int)ml->eps_offset, .ld_stride = (int)s->pix0};
-        if (l < L - 1) {
-            if ((r = rec_prior(s, cb, vl, n, X->addr)) < 0)
-                return r;
-            g.xoff = c / 2, g.c = c / 2, g.h = s->hb.addr, g.h_bstride = hw * c;
-        } else {
-            g.xoff = 0, g.c = c, g.h = wa(s, vl->top_h), g.h_bstride = 0;
-        }
-        if ((r = glow_vk_rec_gauss(s->ctx, cb, &g)) < 0)
+        if ((r = rec_level_gauss(s, cb, l, n, 1, X->addr)) < 0)
             return r;
         glow_vk_rec_barrier(cb);
         if (vl->has_post) {
