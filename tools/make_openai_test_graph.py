@@ -188,6 +188,17 @@ def conv(g, name, x, w, padding="VALID", fmt="NHWC"):
                   padding=("s", padding), strides=("list_i", [1, 1, 1, 1]), use_cudnn_on_gpu=("b", True))
 
 
+def to_5bit(g, scope, x, names):
+    """The graph's pixel preprocessing, floor(x / 8) / 32 - 0.5, as nodes scope/names[0..3]."""
+    for nm, val, op in zip(names, (8.0, None, 32.0, 0.5), ("RealDiv", "Floor", "RealDiv", "Sub")):
+        if val is None:
+            x = unop(g, op, scope + "/" + nm, x)
+        else:
+            g.const(scope + "/%s/y" % nm, np.array(val, np.float32))
+            x = binop(g, op, scope + "/" + nm, x, scope + "/%s/y" % nm)
+    return x
+
+
 def reshape(g, name, x, shape):
     g.const(name + "/shape", np.array(shape, np.int32), DT_INT32)
     return g.node(name, "Reshape", [x, name + "/shape"], T=F32, Tshape=I32)
@@ -579,13 +590,7 @@ class Writer:
         y0 = binop(g, "Add", M + ("/add_1" if enc else "/add"), r, self.reshape2)
         c = g.node(M + "/Cast", "Cast", ["input/downsampled_image:0"], SrcT=("type", DT_UINT8), DstT=F32,
                    Truncate=("b", False))
-        for nm, val, op in (("truediv", 8.0, "RealDiv"), ("Floor", None, "Floor"), ("truediv_1", 32.0, "RealDiv"),
-                            ("sub", 0.5, "Sub")):
-            if val is None:
-                c = unop(g, op, M + "/" + nm, c)
-            else:
-                g.const(M + "/%s/y" % nm, np.array(val, np.float32))
-                c = binop(g, op, M + "/" + nm, c, M + "/%s/y" % nm)
+        c = to_5bit(g, M, c, ("truediv", "Floor", "truediv_1", "sub"))
         c = self.edge_conv_act(M + "/cond0", c, S2, "model/cond0/W", "model/cond0/actnorm_center/b",
                                "model/cond0/actnorm_scale/logs")
         c = binop(g, "Add", M + ("/add_2" if enc else "/add_1"), c, y0)
@@ -636,13 +641,7 @@ class Writer:
         # encoder
         x = g.node(E + "/Cast_1", "Cast", ["input/image:0" if not self.opt else "input/enc_x:0"],
                    SrcT=("type", DT_UINT8), DstT=F32, Truncate=("b", False))
-        for nm, val, op in (("truediv_2", 8.0, "RealDiv"), ("Floor_1", None, "Floor"), ("truediv_3", 32.0, "RealDiv"),
-                            ("sub_1", 0.5, "Sub")):
-            if val is None:
-                x = unop(g, op, E + "/" + nm, x)
-            else:
-                g.const(E + "/%s/y" % nm, np.array(val, np.float32))
-                x = binop(g, op, E + "/" + nm, x, E + "/%s/y" % nm)
+        x = to_5bit(g, E, x, ("truediv_2", "Floor_1", "truediv_3", "sub_1"))
         if self.opt:
             g.const(E + "/add/y", np.array(1.0 / 64, np.float32))
             x = binop(g, "Add", E + "/add", x, E + "/add/y")
