@@ -9,6 +9,7 @@
  * 4. Compositing: pixels outside the mask bit-identical; a colour-shifted face pasted with
  *    colour matching leaves no colour step at the seam. */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -294,6 +295,77 @@ static void test_composite(const char *data)
     free(rgb);
 }
 
+/* variance of the 4-neighbour Laplacian of the luminance where mask is 255 */
+static double lap_var_inside(const uint8_t *img, const uint8_t *mask, int w, int h)
+{
+    double s = 0, s2 = 0;
+    long n = 0;
+    for (int y = 1; y < h - 1; y++)
+        for (int x = 1; x < w - 1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (mask[i] != 255)
+                continue;
+            double l = 0;
+            const ptrdiff_t nb[4] = {-1, 1, -(ptrdiff_t)w, (ptrdiff_t)w};
+            for (int k = 0; k < 5; k++) {
+                const uint8_t *q = img + 3 * (k < 4 ? (ptrdiff_t)i + nb[k] : (ptrdiff_t)i);
+                double yv = 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2];
+                l += k < 4 ? yv : -4 * yv;
+            }
+            s += l;
+            s2 += l * l;
+            n++;
+        }
+    return n ? s2 / n - (s / n) * (s / n) : 0;
+}
+
+/* --detail: the photo's own fine detail comes back over a 64x64 paste, a narrow band less
+ * than the full one, and nothing changes outside the mask */
+static void test_composite_detail(const char *data)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/landmarks/helen/2968560214_1.jpg", data);
+    uint8_t *rgb;
+    int w, h;
+    struct face f;
+    if (load_face(path, &rgb, &w, &h, &f) < 0) {
+        printf("%s: no face FAIL\n", path);
+        fails++;
+        return;
+    }
+    int S = 64;
+    uint8_t *crop = malloc((size_t)S * S * 3), *out = malloc((size_t)w * h * 3), *mask = malloc((size_t)w * h);
+    float m[6];
+    face_align_transform(FACE_RECIPE_OPENAI_EYES, f.pts, S, m);
+    face_warp(rgb, w, h, 0, m, crop, S, 0);
+    struct face_composite_params cp = face_composite_params_default();
+    face_composite_mask(mask, w, h, S, m, f.pts, &cp);
+    double photo = lap_var_inside(rgb, mask, w, h), v[3] = {0};
+    const char *names[3] = {"none", "narrow", "full"};
+    long changed_outside = 0;
+    int parsed = face_detail_parse("bogus", 1, &cp) == -EINVAL && face_detail_parse("full", 9, &cp) == -EINVAL;
+    for (int k = 0; k < 3; k++) {
+        cp = face_composite_params_default();
+        parsed &= face_detail_parse(names[k], 1, &cp) == 0;
+        memcpy(out, rgb, (size_t)w * h * 3);
+        double t0 = gc_time();
+        int r = face_composite(out, w, h, 0, crop, S, m, f.pts, &cp);
+        double ms = 1e3 * (gc_time() - t0);
+        v[k] = lap_var_inside(out, mask, w, h) / photo;
+        for (size_t i = 0; i < (size_t)w * h; i++)
+            changed_outside += !mask[i] && memcmp(out + 3 * i, rgb + 3 * i, 3) != 0;
+        printf("detail %s: Laplacian variance inside the mask %.3f of the photo's, %.2f ms (r %d)\n", names[k], v[k],
+               ms, r);
+    }
+    CHECK(parsed && changed_outside == 0 && v[0] < 0.5 && v[1] > v[0] * 1.5 && v[2] > v[1] && v[2] > 0.6,
+          "detail: none %.3f < narrow %.3f < full %.3f (> 0.6) of the photo's detail; %ld changed outside (bound 0):",
+          v[0], v[1], v[2], changed_outside);
+    free(crop);
+    free(out);
+    free(mask);
+    free(rgb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -308,6 +380,7 @@ int main(int argc, char **argv)
     test_thesis_photos(argv[1]);
     test_recipes(argv[1]);
     test_composite(argv[1]);
+    test_composite_detail(argv[1]);
     face_detector_free(&det);
     face_landmarker_free(&lm);
     printf("%s\n", fails ? "FAIL" : "PASS");

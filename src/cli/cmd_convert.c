@@ -18,6 +18,8 @@ struct convert_opts {
     const char *out, *target, *method, *source, *model, *backend, *attribute, *level_weights, *preset;
     double alpha;
     int threads, two_pass, stats, frames, crf, max_faces, batch, passthrough, quiet, detect_interval;
+    const char *detail;
+    double detail_gain;
 };
 
 static const struct cli_opt opts[] = {
@@ -35,6 +37,8 @@ static const struct cli_opt opts[] = {
     {"crf", 0, "H.264 quality: 0 lossless .. 51 worst", offsetof(struct convert_opts, crf), OPT_INT, {.i = 18}, 0, 51},
     {"preset", 0, "x264 preset (ultrafast .. veryslow)", offsetof(struct convert_opts, preset), OPT_STRING, {.s = "veryfast"}, 0, 0},
     {"frames", 'n', "convert only the first N frames (0 = all)", offsetof(struct convert_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
+    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution) or narrow (top octave)", offsetof(struct convert_opts, detail), OPT_STRING, {.s = "none"}, 0, 0},
+    {"detail-gain", 0, "gain of --detail's band", offsetof(struct convert_opts, detail_gain), OPT_FLOAT, {.f = 1}, 0, 4},
     {"max-faces", 0, "faces transferred per frame", offsetof(struct convert_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
     {"batch", 0, "faces per Glow call (batched across frames)", offsetof(struct convert_opts, batch), OPT_INT, {.i = 8}, 1, 256},
     {"detect-interval", 0, "frames between face detections while tracking", offsetof(struct convert_opts, detect_interval), OPT_INT, {.i = 8}, 1, 1000},
@@ -119,6 +123,8 @@ static void fill_chain_params(struct pl_chain_params *cp, const struct convert_o
     cp->max_faces = o->max_faces;
     cp->threads = o->threads;
     cp->detect_interval = o->detect_interval;
+    cp->detail = o->detail;
+    cp->detail_gain = o->detail_gain;
 }
 
 /* The chain of stages, from the options (defaults for model and target); 0 or 1. */

@@ -17,6 +17,8 @@ struct live_opts {
     const char *input, *target, *method, *source, *model, *backend, *vcam, *y4m, *size, *format, *level_weights;
     double alpha, fps, warmup;
     int threads, preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
+    const char *detail;
+    double detail_gain;
 };
 
 static const struct cli_opt opts[] = {
@@ -40,6 +42,8 @@ static const struct cli_opt opts[] = {
     {"frames", 'n', "stop after N frames (0 = run until quit)", offsetof(struct live_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
     {"pace", 0, "1: play a file at its frame rate like a camera; 0: as fast as it goes", offsetof(struct live_opts, pace), OPT_INT, {.i = 1}, 0, 1},
     {"loop", 0, "start a file input again at its end", offsetof(struct live_opts, loop), OPT_FLAG, {0}, 0, 0},
+    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution) or narrow (top octave)", offsetof(struct live_opts, detail), OPT_STRING, {.s = "none"}, 0, 0},
+    {"detail-gain", 0, "gain of --detail's band", offsetof(struct live_opts, detail_gain), OPT_FLOAT, {.f = 1}, 0, 4},
     {"max-faces", 0, "faces transferred per frame", offsetof(struct live_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
     {"detect-interval", 0, "frames between face detections while tracking", offsetof(struct live_opts, detect_interval), OPT_INT, {.i = 8}, 1, 1000},
     {"passthrough", 0, "no face processing (tests the input and outputs)", offsetof(struct live_opts, passthrough), OPT_FLAG, {0}, 0, 0},
@@ -167,6 +171,8 @@ int cli_cmd_live(int argc, char **argv)
         cp.max_faces = o.max_faces;
         cp.threads = o.threads;
         cp.detect_interval = o.detect_interval;
+        cp.detail = o.detail;
+        cp.detail_gain = o.detail_gain;
         cp.max_batch = 4; /* live takes what is queued: small batches keep latency low */
         if (pl_chain_create(&chain, &cp) < 0)
             goto done;

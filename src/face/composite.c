@@ -11,8 +11,27 @@
 
 struct face_composite_params face_composite_params_default(void)
 {
-    struct face_composite_params p = {.mask = FACE_MASK_HULL, .feather = 0.08f, .color_match = 1.0f};
+    struct face_composite_params p = {.mask = FACE_MASK_HULL, .feather = 0.08f, .color_match = 1.0f,
+                                      .detail_gain = 0, .detail_res = 2};
     return p;
+}
+
+int face_detail_parse(const char *name, float gain, struct face_composite_params *p)
+{
+    if (!name || !strcmp(name, "none")) {
+        p->detail_gain = 0;
+        return 0;
+    }
+    if (!(gain >= 0 && gain <= 4))
+        return -EINVAL;
+    if (!strcmp(name, "full"))
+        p->detail_res = 1;
+    else if (!strcmp(name, "narrow"))
+        p->detail_res = 2;
+    else
+        return -EINVAL;
+    p->detail_gain = gain;
+    return 0;
 }
 
 #define MAX_HULL (FACE_N_POINTS + 10)
@@ -276,6 +295,60 @@ int face_composite_mask(uint8_t *mask, int w, int h, int crop_size, const float 
     return 0;
 }
 
+/* The frame's luminance over the ROI minus its Gaussian blur: the detail finer than
+ * detail_res x the crop's resolution. A crop pixel spans k = 1/sqrt|det m| frame pixels, so
+ * the crop's Nyquist period is 2k/res frame pixels; a Gaussian halves amplitude at period
+ * P for sigma = 0.187 P. Separable, over the ROI only (edges clamped). NULL on no memory;
+ * *empty when the band is below the frame's own resolution. */
+static float *detail_band(const uint8_t *frame, int stride, int x0, int y0, int rw, int rh, const float m[6],
+                          float res, int *empty)
+{
+    float det = fabsf(m[0] * m[4] - m[1] * m[3]);
+    float k = det > 1e-12f ? 1.0f / sqrtf(det) : 1.0f;
+    float sigma = 0.375f * k / (res > 0.25f ? res : 0.25f);
+    *empty = sigma < 0.3f; /* the blur would change nothing */
+    if (*empty)
+        return NULL;
+    int rad = (int)ceilf(3 * sigma);
+    if (rad > 32)
+        rad = 32;
+    float g[65], gs = 0;
+    for (int i = -rad; i <= rad; i++)
+        gs += g[i + rad] = expf(-0.5f * i * i / (sigma * sigma));
+    for (int i = 0; i <= 2 * rad; i++)
+        g[i] /= gs;
+    size_t n = (size_t)rw * rh;
+    float *yv = malloc(n * 3 * sizeof(float));
+    if (!yv)
+        return NULL;
+    float *tmp = yv + n, *band = yv + 2 * n;
+    for (int y = 0; y < rh; y++) {
+        const uint8_t *row = frame + (size_t)(y0 + y) * stride + 3 * x0;
+        for (int x = 0; x < rw; x++)
+            yv[(size_t)y * rw + x] = 0.299f * row[3 * x] + 0.587f * row[3 * x + 1] + 0.114f * row[3 * x + 2];
+    }
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++) {
+            float s = 0;
+            for (int i = -rad; i <= rad; i++) {
+                int xx = x + i < 0 ? 0 : x + i >= rw ? rw - 1 : x + i;
+                s += g[i + rad] * yv[(size_t)y * rw + xx];
+            }
+            tmp[(size_t)y * rw + x] = s;
+        }
+    for (int y = 0; y < rh; y++)
+        for (int x = 0; x < rw; x++) {
+            float s = 0;
+            for (int i = -rad; i <= rad; i++) {
+                int yy = y + i < 0 ? 0 : y + i >= rh ? rh - 1 : y + i;
+                s += g[i + rad] * tmp[(size_t)yy * rw + x];
+            }
+            band[(size_t)y * rw + x] = yv[(size_t)y * rw + x] - s;
+        }
+    memmove(yv, band, n * sizeof(float));
+    return yv;
+}
+
 int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop, int crop_size, const float m[6],
                    const float pts[FACE_N_POINTS][2], const struct face_composite_params *p)
 {
@@ -331,6 +404,16 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
             off[k] = (float)(mc + cm * (mf - mc) - mc * gain[k]);
         }
     }
+    /* the source's own fine detail, taken before the paste overwrites it */
+    float *band = NULL;
+    int rw = x1 - x0 + 1, empty = 1;
+    if (p->detail_gain > 0) {
+        band = detail_band(frame, stride, x0, y0, rw, y1 - y0 + 1, m, p->detail_res, &empty);
+        if (!band && !empty) {
+            free(P.a);
+            return -ENOMEM;
+        }
+    }
     for (int y = y0; y <= y1; y++) {
         uint8_t *row = frame + (size_t)y * stride;
         float u = m[0] * x0 + m[1] * y + m[2], v = m[3] * x0 + m[4] * y + m[5];
@@ -343,6 +426,8 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
             float yc[3], c[3];
             for (int k = 0; k < 3; k++)
                 yc[k] = planes_sample(P.y[k], S, b, w4) * gain[k] + off[k];
+            if (band) /* Y's coefficient is 1 in every RGB channel */
+                yc[0] += p->detail_gain * band[(size_t)(y - y0) * rw + (x - x0)];
             from_ycc(yc, c);
             uint8_t *q = row + 3 * x;
             for (int k = 0; k < 3; k++) {
@@ -351,6 +436,7 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
             }
         }
     }
+    free(band);
     free(P.a);
     return 0;
 }

@@ -183,7 +183,15 @@ struct face_composite_params {
     float feather;     /* feather width as a fraction of the crop side, default 0.08, 0..0.5 */
     float color_match; /* 0..1: how much of the frame's colour mean/spread (YCbCr, inside the
                           mask) the pasted face takes on, default 1 */
+    float detail_gain; /* 0 (default): off. Else the frame's own luminance detail finer than
+                          detail_res x the crop's resolution (frame minus its Gaussian blur,
+                          inside the mask) is added back over the pasted face, times this gain */
+    float detail_res;  /* 1: the whole band above the crop's resolution; 2 (default): only the
+                          top octave, details finer than twice the crop's resolution */
 };
+/* "none", "full" (band above the crop's resolution) or "narrow" (top octave only) into
+ * p->detail_res, with p->detail_gain = gain (0 for none). 0 or -EINVAL. */
+int face_detail_parse(const char *name, float gain, struct face_composite_params *p);
 struct face_composite_params face_composite_params_default(void);
 
 /* Pastes the crop (crop_size^2 RGB24, packed) into frame in place, through m (the image->crop

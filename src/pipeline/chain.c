@@ -67,7 +67,7 @@ struct pl_chain_params pl_chain_params_default(void)
 {
     struct pl_chain_params p = {
         .method = "linear", .source_mode = "running", .alpha = 0.5, .warmup_s = 3.0, .backend = "auto",
-        .max_batch = 8, .max_faces = 1, .detect_interval = 8,
+        .max_batch = 8, .max_faces = 1, .detect_interval = 8, .detail = "none", .detail_gain = 1.0,
     };
     return p;
 }
@@ -179,6 +179,12 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
     if ((r = face_tracker_create(&c->tracker, c->det, c->lm, &tp)) < 0)
         goto fail;
     c->cp = face_composite_params_default();
+    if (face_detail_parse(pp->detail, (float)pp->detail_gain, &c->cp) < 0) {
+        gc_log(GC_LOG_ERROR, "detail: unknown band '%s' or gain %g (none, full or narrow; gain 0..4)",
+               pp->detail ? pp->detail : "-", pp->detail_gain);
+        r = -EINVAL;
+        goto fail;
+    }
 
     snprintf(c->desc, sizeof(c->desc), "model %s (%dx%d, %s), %s, method %s, source mean %s, alpha %g, target %s",
              glow_model_path(c->model), c->size, c->size, glow_alignment_name(cfg->alignment),
