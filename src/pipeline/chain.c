@@ -67,7 +67,7 @@ struct pl_chain_params pl_chain_params_default(void)
 {
     struct pl_chain_params p = {
         .method = "linear", .source_mode = "running", .alpha = 0.5, .warmup_s = 3.0, .backend = "auto",
-        .max_batch = 8, .max_faces = 1, .detect_interval = 8, .detail = "none", .detail_gain = 1.0,
+        .max_batch = 8, .max_faces = 1, .detect_interval = 8, .detail = "narrow", .detail_gain = 0.5,
     };
     return p;
 }
