@@ -9,6 +9,7 @@
 #
 #   tools/detail_study.sh [GLOWCAM] [JUDGE_DIR] [PERSON] [FRAMES] [CLIPS...]
 #   e.g. tools/detail_study.sh build-detail-rel/src/cli/glowcam /tmp/judge emma 100 lp_d3 lp_d11
+#   (the defaults: the six choices and five clips of the table in docs/pipeline.md)
 #
 # JUDGE_DIR: a copy of ../shared/tools/judge with `npm ci` run in it.
 set -euo pipefail
@@ -19,12 +20,12 @@ PERSON=${3:-emma}
 FRAMES=${4:-100}
 shift $(($# < 4 ? $# : 4))
 CLIPS=("$@")
-[ ${#CLIPS[@]} -gt 0 ] || CLIPS=(lp_d3 lp_d11)
+[ ${#CLIPS[@]} -gt 0 ] || CLIPS=(lp_d3 lp_d11 lp_d0 lp_d6 lp_d9)
 DATA=${GLOWCAM_DATA:-../shared/data}
 MODEL=${MODEL:-models/glowcam-64.safetensors}
 EVERY=${EVERY:-5}
 # choice name : --detail : --detail-gain
-CHOICES=${CHOICES:-"none:none:1 full:full:1 full-0.5:full:0.5 narrow:narrow:1 narrow-0.5:narrow:0.5 narrow-2:narrow:2"}
+CHOICES=${CHOICES:-"none:none:1 full:full:1 narrow:narrow:1 narrow-0.75:narrow:0.75 narrow-0.5:narrow:0.5 full-0.5:full:0.5"}
 # WORK=DIR keeps the converted clips and the judge's answers there (and reuses them)
 if [ -n "${WORK:-}" ]; then
     W=$WORK
