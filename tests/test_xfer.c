@@ -154,6 +154,72 @@ static void test_formulas(void)
     free(s), free(mS), free(mT), free(vS), free(vT), free(v), free(out), free(out2), free(ref);
 }
 
+/* Temporal smoothing: the EMA against a double reference, the first latent and a reset
+ * passing unchanged, S == 0 never touching a latent, S clamped to 0.95. */
+static void test_smooth(void)
+{
+    const size_t D = 257;
+    const int N = 9;
+    const double S = 0.8;
+    float *z = malloc(sizeof(float) * D * N), *w = malloc(sizeof(float) * D), *keep = malloc(sizeof(float) * D);
+    double *ref = malloc(sizeof(double) * D);
+    for (size_t i = 0; i < D * N; i++)
+        z[i] = (float)(sin(0.37 * (double)i) * 2.0 + 0.1 * (double)(i % 7));
+    xfer_smooth *sm = NULL, *off = NULL, *big = NULL;
+    int r = xfer_smooth_create(&sm, D, S), r0 = xfer_smooth_create(&off, D, 0.0), r1 = xfer_smooth_create(&big, D, 5.0);
+    CHECK(r == 0 && r0 == 0 && r1 == 0, "smooth create");
+    if (r < 0 || r0 < 0 || r1 < 0)
+        goto done;
+    double err = 0;
+    size_t first_off = 0, reset_off = 0, zero_off = 0;
+    for (int pass = 0; pass < 2; pass++) { /* pass 1: after a reset (a new track) */
+        if (pass)
+            xfer_smooth_reset(sm);
+        for (int t = 0; t < N; t++) {
+            memcpy(w, z + D * t, sizeof(float) * D);
+            xfer_smooth_apply(sm, w);
+            if (t == 0) {
+                size_t d = count_bits_differ(w, z, D);
+                *(pass ? &reset_off : &first_off) = d;
+                for (size_t i = 0; i < D; i++)
+                    ref[i] = z[i];
+            } else {
+                for (size_t i = 0; i < D; i++)
+                    ref[i] = S * ref[i] + (1 - S) * z[D * t + i];
+                err = fmax(err, max_abs_diff_ref(w, ref, D));
+            }
+            memcpy(keep, z + D * t, sizeof(float) * D);
+            xfer_smooth_apply(off, keep);
+            zero_off += count_bits_differ(keep, z + D * t, D);
+        }
+    }
+    printf("smooth: S %g, max rel. error vs double EMA %.3g, first latent %zu values changed, after reset %zu, "
+           "S=0 %zu changed, S=5 clamped to %g\n", S, err, first_off, reset_off, zero_off, xfer_smooth_factor(big));
+    CHECK(err < 1e-6, "EMA off by %g", err);
+    CHECK(first_off == 0 && reset_off == 0, "the first latent of a track is not passed unchanged");
+    CHECK(zero_off == 0, "S = 0 changed a latent");
+    CHECK(xfer_smooth_factor(big) == 0.95 && xfer_smooth_factor(off) == 0.0, "S not clamped to 0..0.95");
+    /* a still face stays still: constant input gives that constant back */
+    xfer_smooth_reset(sm);
+    size_t still_off = 0;
+    for (int t = 0; t < 4; t++) {
+        memcpy(w, z, sizeof(float) * D);
+        xfer_smooth_apply(sm, w);
+        for (size_t i = 0; i < D; i++)
+            still_off += fabsf(w[i] - z[i]) > 1e-6f * fmaxf(1.0f, fabsf(z[i]));
+    }
+    CHECK(still_off == 0, "constant input drifts (%zu values)", still_off);
+done:
+    xfer_smooth_free(&sm);
+    xfer_smooth_free(&off);
+    xfer_smooth_free(&big);
+    xfer_smooth_free(&sm); /* NULL-safe */
+    free(z);
+    free(w);
+    free(keep);
+    free(ref);
+}
+
 static void test_parse(void)
 {
     struct xfer_params p = xfer_params_default();
@@ -485,6 +551,7 @@ int main(int argc, char **argv)
     test_stats();
     test_formulas();
     test_parse();
+    test_smooth();
     glow_model *m = NULL, *other = NULL, *shipped = NULL;
     const struct glow_random_cfg ca = {.size = 16, .levels = 3, .depth = 2, .width = 16, .affine = 1,
                                        .n_bits = 5, .seed = 11};

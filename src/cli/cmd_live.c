@@ -18,7 +18,7 @@ struct live_opts {
     double alpha, fps, warmup;
     int threads, preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
     const char *detail;
-    double detail_gain;
+    double detail_gain, smooth;
 };
 
 static const struct cli_opt opts[] = {
@@ -28,6 +28,7 @@ static const struct cli_opt opts[] = {
     {"format", 0, "input format (v4l2, lavfi, ...; default: guessed)", offsetof(struct live_opts, format), OPT_STRING, {.s = NULL}, 0, 0},
     {"target", 't', "target identities, comma-separated ('t' cycles them; default: the shipped one)", offsetof(struct live_opts, target), OPT_STRING, {.s = NULL}, 0, 0},
     {"alpha", 'a', "expression strength (+/- keys change it)", offsetof(struct live_opts, alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
+    {"smooth", 0, "temporal smoothing: moving average factor 0..0.95 on each face track's transferred latent (0 = off; less flicker on still faces, see docs/pipeline.md)", offsetof(struct live_opts, smooth), OPT_FLOAT, {.f = 0}, 0, 0.95},
     {"method", 0, "transfer method: linear or variance", offsetof(struct live_opts, method), OPT_STRING, {.s = "linear"}, 0, 0},
     {"source", 's', "source identity file (else a running mean with warm-up)", offsetof(struct live_opts, source), OPT_STRING, {.s = NULL}, 0, 0},
     {"warmup", 0, "seconds before a running mean gives full strength", offsetof(struct live_opts, warmup), OPT_FLOAT, {.f = 3}, 0, 600},
@@ -167,6 +168,7 @@ int cli_cmd_live(int argc, char **argv)
         cp.level_weights = o.level_weights;
         cp.alpha = o.alpha;
         cp.warmup_s = o.warmup;
+        cp.smooth = o.smooth;
         cp.backend = o.backend;
         cp.max_faces = o.max_faces;
         cp.threads = o.threads;

@@ -49,6 +49,8 @@ struct pl_chain {
 
     /* track start times, seen by the faces stage */
     struct { int id; double t0; } starts[MAX_CTX];
+    /* --smooth > 0: one moving average of the transferred latent per track (glow stage) */
+    struct { int id; xfer_smooth *sm; } smooth[MAX_CTX];
 
     /* batch buffers of the glow stage */
     uint8_t *imgs;
@@ -104,7 +106,7 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
     pthread_mutex_init(&c->mu, NULL);
     c->p = *pp;
     for (int i = 0; i < MAX_CTX; i++)
-        c->ctx[i].id = c->starts[i].id = -1;
+        c->ctx[i].id = c->starts[i].id = c->smooth[i].id = -1;
     c->enabled = 1;
     c->alpha = pp->alpha;
     int max_faces = pp->max_faces < 1 ? 1 : pp->max_faces > PL_MAX_FACES ? PL_MAX_FACES : pp->max_faces;
@@ -186,10 +188,10 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
         goto fail;
     }
 
-    snprintf(c->desc, sizeof(c->desc), "model %s (%dx%d, %s), %s, method %s, source mean %s, alpha %g, target %s",
+    snprintf(c->desc, sizeof(c->desc), "model %s (%dx%d, %s), %s, method %s, source mean %s, alpha %g, smooth %g, target %s",
              glow_model_path(c->model), c->size, c->size, glow_alignment_name(cfg->alignment),
              glow_engine_describe(c->engine), xfer_method_name(c->xp.method), xfer_source_name(c->xp.source),
-             pp->alpha, c->n_targets ? c->targets[0]->name : "-");
+             pp->alpha, pp->smooth, c->n_targets ? c->targets[0]->name : "-");
     *out = c;
     return 0;
 fail:
@@ -202,8 +204,10 @@ void pl_chain_free(pl_chain **pc)
     pl_chain *c = *pc;
     if (!c)
         return;
-    for (int i = 0; i < MAX_CTX; i++)
+    for (int i = 0; i < MAX_CTX; i++) {
         xfer_ctx_free(&c->ctx[i].x);
+        xfer_smooth_free(&c->smooth[i].sm);
+    }
     xfer_ctx_free(&c->shared);
     for (int i = 0; i < c->n_targets; i++)
         xfer_identity_free(&c->targets[i]);
@@ -424,6 +428,30 @@ static xfer_ctx *ctx_for(pl_chain *c, int id, double alpha, int target, int *err
     return fc->x;
 }
 
+/* The moving average of track id (a new track starts a fresh one), or NULL when
+ * smoothing is off; *err < 0 if it could not be made. */
+static xfer_smooth *smooth_for(pl_chain *c, int id, int *err)
+{
+    *err = 0;
+    if (!(c->p.smooth > 0))
+        return NULL;
+    int free_i = -1, oldest = 0;
+    for (int i = 0; i < MAX_CTX; i++) {
+        if (c->smooth[i].id == id)
+            return c->smooth[i].sm;
+        if (c->smooth[i].id < 0 && free_i < 0)
+            free_i = i;
+        if (c->smooth[i].id < c->smooth[oldest].id)
+            oldest = i;
+    }
+    int i = free_i >= 0 ? free_i : oldest; /* ids only grow: the smallest is the oldest track */
+    if (!c->smooth[i].sm && (*err = xfer_smooth_create(&c->smooth[i].sm, c->dim, c->p.smooth)) < 0)
+        return NULL;
+    xfer_smooth_reset(c->smooth[i].sm);
+    c->smooth[i].id = id;
+    return c->smooth[i].sm;
+}
+
 /* Gathers the faces of n frames into c->imgs; returns the count or <0. */
 static int gather(pl_chain *c, pl_frame **fr, int n)
 {
@@ -470,6 +498,11 @@ static int stage_glow(void *ctx, pl_frame **fr, int n)
             float *zo = c->zo + c->dim * k;
             if ((r = xfer_ctx_apply(x, z, zo, pf->t_track)) < 0)
                 return r;
+            xfer_smooth *sm = smooth_for(c, pf->id, &r);
+            if (r < 0)
+                return r;
+            if (sm)
+                xfer_smooth_apply(sm, zo);
         }
     }
     if ((r = glow_decode(c->engine, c->zo, total, c->imgs)) < 0)
@@ -544,7 +577,7 @@ int pl_chain_end_pass(pl_chain *c)
 {
     face_tracker_reset(c->tracker);
     for (int i = 0; i < MAX_CTX; i++)
-        c->starts[i].id = -1;
+        c->starts[i].id = c->smooth[i].id = -1;
     pthread_mutex_lock(&c->mu);
     c->with_face = c->without_face = c->faces = 0;
     pthread_mutex_unlock(&c->mu);
@@ -576,6 +609,8 @@ int pl_chain_process(pl_chain *c, pl_frame *f)
         if ((r = stage_observe(c, &f, 1)) < 0 || (r = xfer_ctx_end_pass(c->shared)) < 0)
             return r;
     }
+    for (int i = 0; i < MAX_CTX; i++) /* still images: every face is its own, nothing to average */
+        c->smooth[i].id = -1;
     pl_frame *one[1] = {f};
     if ((r = stage_glow(c, one, 1)) < 0)
         return r;

@@ -118,6 +118,7 @@ struct pl_chain_params {
     const char *level_weights;/* "w0,w1,..." or NULL */
     double alpha;             /* default 0.5 */
     double warmup_s;          /* running mean warm-up, default 3 */
+    double smooth;            /* moving average factor 0..0.95 on each track's transferred latent, 0 = off (default) */
     const char *backend;      /* glow backend name, default "auto" */
     int max_batch;            /* faces per glow call, default 8 */
     int max_faces;            /* faces per frame, 1..PL_MAX_FACES, default 1 */

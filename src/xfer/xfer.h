@@ -174,4 +174,18 @@ void xfer_ctx_reset(xfer_ctx *x);
 /* The source mean now in use (NULL before any is known), for diagnostics and eval. */
 const float *xfer_ctx_source_mean(const xfer_ctx *x);
 
+/* ---- temporal smoothing of one track's transferred latents (opt-in) ----
+ * An exponential moving average y_t = S * y_(t-1) + (1 - S) * x_t (double arithmetic)
+ * on the latents xfer_ctx_apply() gives one tracked face, so a still source gives a
+ * still output (issue 7: the encode's frame-to-frame noise made the output flicker).
+ * The first latent after create or reset passes unchanged; S == 0 never changes a
+ * latent (the default output stays bit-identical). One smoother per track: reset it
+ * (or make a new one) when the track is new. S is clamped to 0..0.95. */
+typedef struct xfer_smooth xfer_smooth;
+int xfer_smooth_create(xfer_smooth **out, size_t dim, double s);
+void xfer_smooth_free(xfer_smooth **sm); /* NULL-safe, sets *sm = NULL */
+void xfer_smooth_reset(xfer_smooth *sm); /* the next latent starts the average again */
+void xfer_smooth_apply(xfer_smooth *sm, float *z); /* in place: z becomes the average so far */
+double xfer_smooth_factor(const xfer_smooth *sm);
+
 #endif
