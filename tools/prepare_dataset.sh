@@ -14,12 +14,15 @@
 # Makes (each step is skipped when its output exists; delete it to redo):
 #   .dev/data/aligned128/{utkface,celeba}/*.png   128x128 crops (align runs once, at 128)
 #   .dev/data/faces128_utkface.npy, faces128_celeba.npy (+ .txt names)   uint8 [N,128,128,3]
-#   .dev/data/faces64.npy (+ .txt)     both sets, 128 -> 64 by 2x2 area averaging (the CPU model)
-#   .dev/gpu/utkface128.jpgs.npz       UTKFace at 128, JPEG -q:v 4 (the GPU run derives its
-#   .dev/gpu/celeba64.jpgs.npz         64x64 set from it); CelebA at 64, JPEG -q:v 3. CelebA's
-#                                      89x109 sources are too small for 128 (x1.7 upscale), so
-#                                      the 128 model trains on UTKFace alone.
-#   .dev/gpu64/{utkface64,celeba64}.jpgs.npz   both sets at 64 only (34 MB), for gpu_train.sh --only64
+#   .dev/data/celeba64.npy (+ .txt)    CelebA, 128 -> 64 by 2x2 area averaging: the 64x64 model's
+#                                      set. UTKFace is left out of it: its tight 200x200 crops put
+#                                      20-45% of an openai-eyes crop outside the photo, and the model
+#                                      learnt the mirrored borders (a second pair of eyes above the
+#                                      head in samples) and spent bits/dim on them.
+#   .dev/gpu/utkface128.jpgs.npz       UTKFace at 128, JPEG -q:v 4 (the 128 model: CelebA's 89x109
+#                                      sources are too small for 128, a x1.7 upscale)
+#   .dev/gpu/celeba64.jpgs.npz         CelebA at 64, JPEG -q:v 3 (18 MB)
+#   .dev/gpu64/celeba64.jpgs.npz       the same, alone, for gpu_train.sh --only64
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${GLOWCAM_DATA:-$root/../shared/data}
@@ -71,26 +74,23 @@ for s in utkface celeba; do
   [ -s "$out/faces128_$s.npy" ] || $py "$root/tools/facepack.py" npy "$dst" --size 128 --out "$out/faces128_$s.npy"
 done
 
-if [ ! -s "$out/faces64.npy" ]; then
+if [ ! -s "$out/celeba64.npy" ]; then
   $py - "$out" <<'EOF'
 import sys, os, numpy as np
 out = sys.argv[1]
-arrs, names = [], []
-for s in ("utkface", "celeba"):
-    a = np.load(os.path.join(out, "faces128_%s.npy" % s))
-    n = a.shape[0]
-    arrs.append(np.floor(a.reshape(n, 64, 2, 64, 2, 3).astype(np.float32).mean(axis=(2, 4)) + 0.5).astype(np.uint8))
-    names += open(os.path.join(out, "faces128_%s.txt" % s)).read().splitlines()
-a = np.concatenate(arrs)
-np.save(os.path.join(out, "faces64.tmp.npy"), a)
-open(os.path.join(out, "faces64.txt"), "w").write("".join(n + "\n" for n in names))
-os.replace(os.path.join(out, "faces64.tmp.npy"), os.path.join(out, "faces64.npy"))
-print("prepare_dataset: %s: %d faces 64x64" % (os.path.join(out, "faces64.npy"), a.shape[0]))
+a = np.load(os.path.join(out, "faces128_celeba.npy"))
+n = a.shape[0]
+a = np.floor(a.reshape(n, 64, 2, 64, 2, 3).astype(np.float32).mean(axis=(2, 4)) + 0.5).astype(np.uint8)
+names = open(os.path.join(out, "faces128_celeba.txt")).read().splitlines()
+np.save(os.path.join(out, "celeba64.tmp.npy"), a)
+open(os.path.join(out, "celeba64.txt"), "w").write("".join(n + "\n" for n in names))
+os.replace(os.path.join(out, "celeba64.tmp.npy"), os.path.join(out, "celeba64.npy"))
+print("prepare_dataset: %s: %d faces 64x64" % (os.path.join(out, "celeba64.npy"), n))
 EOF
 fi
 
 [ -s "$gpu/utkface128.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --q 4 --out "$gpu/utkface128.jpgs.npz"
 [ -s "$gpu/celeba64.jpgs.npz" ] || $py "$root/tools/facepack.py" jpeg "$out/faces128_celeba.npy" --downscale 2 --q 3 --out "$gpu/celeba64.jpgs.npz"
-[ -s "$root/.dev/gpu64/utkface64.jpgs.npz" ] || { mkdir -p "$root/.dev/gpu64"; $py "$root/tools/facepack.py" jpeg "$out/faces128_utkface.npy" --downscale 2 --q 3 --out "$root/.dev/gpu64/utkface64.jpgs.npz"; }
+mkdir -p "$root/.dev/gpu64"
 [ -s "$root/.dev/gpu64/celeba64.jpgs.npz" ] || cp "$gpu/celeba64.jpgs.npz" "$root/.dev/gpu64/celeba64.jpgs.npz"
 echo "prepare_dataset: done; GPU pack $(du -sh "$gpu" | cut -f1) in .dev/gpu" >&2

@@ -5,7 +5,7 @@ The model itself is tools/glow_torch.py (the same code the C reference is tested
 against), so what this exports loads in glowcam unchanged.
 
     # a 64x64 model of 3 levels, depth 8, width 128, for 30 minutes on the CPU
-    nice -n 19 /usr/bin/python3 tools/train_glow.py --data .dev/data/faces64.npy \\
+    nice -n 19 /usr/bin/python3 tools/train_glow.py --data .dev/data/celeba64.npy \\
         --levels 3 --depth 8 --width 128 --minutes 30 --out models/glowcam-64.safetensors
     # go on from an exported model (optimizer state restarts; data-dependent init is skipped)
     /usr/bin/python3 tools/train_glow.py --data ... --resume models/glowcam-64.safetensors --minutes 30 --out ...
