@@ -81,7 +81,7 @@ fi
 [ -n "$r128" ] && a128+=(--resume "$r128" --lr 3e-4)
 common=(--checkpoint-minutes 2 --log-every 20 --eval-max 1000)
 
-# CelebA alone: UTKFace's tight crops leave 20-45% of an openai-eyes crop outside the photo
+# CelebA alone: UTKFace's tight crops leave 45-65% of an openai-eyes crop outside the photo
 # (mirrored borders the model learnt as a second pair of eyes; see prepare_dataset.sh)
 $py tools/train_glow.py --data "$work/celeba64.npy" "${a64[@]}" "${common[@]}" \
   --data-desc "CelebA img_align_celeba 000001-010000 only, re-aligned openai-eyes at 128 then 2x2 area-averaged to 64 (carried as JPEG q:v 3 at 64)" \

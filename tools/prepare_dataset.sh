@@ -16,7 +16,7 @@
 #   .dev/data/faces128_utkface.npy, faces128_celeba.npy (+ .txt names)   uint8 [N,128,128,3]
 #   .dev/data/celeba64.npy (+ .txt)    CelebA, 128 -> 64 by 2x2 area averaging: the 64x64 model's
 #                                      set. UTKFace is left out of it: its tight 200x200 crops put
-#                                      20-45% of an openai-eyes crop outside the photo, and the model
+#                                      45-65% of an openai-eyes crop outside the photo, and the model
 #                                      learnt the mirrored borders (a second pair of eyes above the
 #                                      head in samples) and spent bits/dim on them.
 #   .dev/gpu/utkface128.jpgs.npz       UTKFace at 128, JPEG -q:v 4 (the 128 model: CelebA's 89x109
