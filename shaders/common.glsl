@@ -6,6 +6,7 @@
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer FBuf { float d[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer FBufRO { float d[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer V4BufRO { vec4 d[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) buffer V4Buf { vec4 d[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer UBuf { uint d[]; };
 
 // Elementwise shaders run 256 invocations per workgroup over a grid of

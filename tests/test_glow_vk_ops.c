@@ -176,6 +176,11 @@ static const struct conv_case conv_cases[] = {
     {3, 1, 3, 2, 2, 192, 384, 0, 384, 384, 0, 1, 1, 0},
     {3, 1, 2, 4, 4, 96, 192, 0, 96, 96, 0, 1, 1, 1},
     {1, 0, 3, 2, 2, 512, 512, 0, 128, 128, 0, 1, 1, 1}, /* width 512: long k loops (llvmpipe stops loops at 65535 trips) */
+    /* conv2.comp's tiles (128x128, 128x64, 256x16): edges of M and cout, vec4 and scalar paths */
+    {1, 0, 1, 13, 11, 128, 128, 0, 256, 256, 0, 1, 1, 0}, /* two 128-wide n tiles, M not a tile multiple */
+    {1, 0, 2, 9, 11, 32, 32, 0, 100, 103, 3, 1, 1, 1},    /* cout % 4, odd dst stride and offset: scalar B and stores */
+    {3, 1, 2, 5, 6, 3, 3, 0, 40, 40, 0, 1, 1, 1},         /* cin_pad 4: one k tile spans two taps */
+    {3, 1, 2, 19, 15, 24, 48, 24, 24, 24, 0, 1, 1, 0},     /* M = 570 over 256-pixel tiles, input channel offset */
 };
 
 static void test_pre_post(struct glow_vk_ctx *ctx, int n, int size, int n_bits)
@@ -403,6 +408,11 @@ int main(int argc, char **argv)
     printf("%s\n", why);
     for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
         test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32");
+    /* conv2.comp (GLOWCAM_VK_CONV=v2): the same cases, the same bound */
+    ctx->conv_v2 = 1;
+    for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+        test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32v2");
+    ctx->conv_v2 = 0;
     test_pre_post(ctx, 1, 2, 5);
     test_pre_post(ctx, 3, 6, 8);
     test_pre_post(ctx, 2, 16, 5);

@@ -261,6 +261,9 @@ static const struct {
     [GLOW_VK_SH_CONV] = {glow_spv_conv, &glow_spv_conv_size},
     [GLOW_VK_SH_CONV_H] = {glow_spv_conv_h, &glow_spv_conv_h_size},
     [GLOW_VK_SH_CONV_CM] = {glow_spv_conv_cm, &glow_spv_conv_cm_size},
+    [GLOW_VK_SH_CONV2_T0] = {glow_spv_conv2_t0, &glow_spv_conv2_t0_size},
+    [GLOW_VK_SH_CONV2_T1] = {glow_spv_conv2_t1, &glow_spv_conv2_t1_size},
+    [GLOW_VK_SH_CONV2_T2] = {glow_spv_conv2_t2, &glow_spv_conv2_t2_size},
 };
 
 int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma want_mma, char *describe,
@@ -321,6 +324,19 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->mem);
     ctx->timestamp_ns = ctx->props.limits.timestampPeriod;
     compute_queue_family(ctx->phys, &ctx->qfam);
+    {
+        uint32_t nq = 0;
+        vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
+        VkQueueFamilyProperties qp[16];
+        nq = nq > 16 ? 16 : nq;
+        vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, qp);
+        ctx->ts_bits = ctx->qfam < nq ? qp[ctx->qfam].timestampValidBits : 0;
+    }
+    /* $GLOWCAM_VK_CONV=v1|v2: the fp32 convolution kernels (v1 until a GPU says otherwise) */
+    const char *kv = getenv("GLOWCAM_VK_CONV");
+    if (kv && *kv && strcmp(kv, "v1") && strcmp(kv, "v2"))
+        gc_log(GC_LOG_WARN, "GLOWCAM_VK_CONV='%s' is neither v1 nor v2: using v1", kv);
+    ctx->conv_v2 = kv && !strcmp(kv, "v2");
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
@@ -368,8 +384,9 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     VK_CHECK(vkCreateFence(ctx->dev, &fci, NULL, &ctx->fence));
 
     if (describe)
-        snprintf(describe, describe_size, "Vulkan device %d, %s (%s, %s), %s convolutions", device,
-                 ctx->props.deviceName, type_name(ctx->props.deviceType), why, glow_vk_mma_name(ctx->mma));
+        snprintf(describe, describe_size, "Vulkan device %d, %s (%s, %s), %s convolutions%s", device,
+                 ctx->props.deviceName, type_name(ctx->props.deviceType), why, glow_vk_mma_name(ctx->mma),
+                 ctx->mma == GLOW_VK_MMA_FP32 ? (ctx->conv_v2 ? " (conv2.comp, v2)" : " (conv.comp, v1)") : "");
     free(pds);
     *out = ctx;
     return 0;

@@ -63,21 +63,35 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     pc.flags = (c->bias ? GLOW_VK_CONV_BIAS : 0) | (c->scale ? GLOW_VK_CONV_SCALE : 0) | (c->relu ? GLOW_VK_CONV_RELU : 0);
     if (c->src % 16 == 0 && c->src_stride % 4 == 0 && c->src_off % 4 == 0)
         pc.flags |= GLOW_VK_CONV_VEC4;
+    if (c->weights % 16 == 0 && c->cout % 4 == 0)
+        pc.flags |= GLOW_VK_CONV_WVEC4;
+    if (c->dst % 16 == 0 && c->dst_stride % 4 == 0 && c->dst_off % 4 == 0)
+        pc.flags |= GLOW_VK_CONV_DVEC4;
     /* tile shapes: must match conv.comp (BM 128, BN 16|64|128) and conv_cm.comp (BM 128,
      * VARIANT 1|0|2 = BN 16|64|128) */
     const int variant = c->cout <= 24 ? 1 : c->cout <= 96 ? 0 : 2;
-    const uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128;
+    uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128;
     enum glow_vk_shader sh = GLOW_VK_SH_CONV;
     uint32_t spec[4] = {(uint32_t)c->ks, (uint32_t)edge, bn, 0};
+    int nspec = 4;
     if (ctx->mma != GLOW_VK_MMA_FP32) {
         sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM : GLOW_VK_SH_CONV_H;
         spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
+    } else if (ctx->conv_v2) {
+        /* must match the TILE shapes of conv2.comp */
+        nspec = 2;
+        if (c->cout > 64)
+            sh = GLOW_VK_SH_CONV2_T0, bm = 128, bn = 128;
+        else if (c->cout > 32)
+            sh = GLOW_VK_SH_CONV2_T1, bm = 128, bn = 64;
+        else
+            sh = GLOW_VK_SH_CONV2_T2, bm = 256, bn = 16;
     }
     uint32_t mt = (pc.M + bm - 1) / bm, nt = (pc.cout + bn - 1) / bn;
     uint32_t x = mt > 65535 ? 65535 : mt, z = (mt + x - 1) / x;
     pc.mtiles_x = x;
-    return dispatch(ctx, cb, sh, spec, 4, &pc, sizeof(pc), x, nt, z);
+    return dispatch(ctx, cb, sh, spec, nspec, &pc, sizeof(pc), x, nt, z);
 }
 
 struct pc_pre {

@@ -28,6 +28,9 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV,      /* fp32 */
     GLOW_VK_SH_CONV_H,    /* fp16 operands staged in shared memory, plain arithmetic */
     GLOW_VK_SH_CONV_CM,   /* fp16 operands on NV cooperative matrices */
+    GLOW_VK_SH_CONV2_T0,  /* fp32, conv2.comp (GLOWCAM_VK_CONV=v2): 128 x 128 tiles */
+    GLOW_VK_SH_CONV2_T1,  /* 128 x 64 */
+    GLOW_VK_SH_CONV2_T2,  /* 256 x 16 */
     GLOW_VK_N_SHADERS
 };
 
@@ -63,6 +66,8 @@ struct glow_vk_ctx {
     int has_coopmat;    /* VK_NV_cooperative_matrix with fp16 x fp16 + fp32 16x16x16 (or 16x8x16) */
     uint32_t cm_m, cm_n, cm_k;
     enum glow_vk_mma mma;
+    int conv_v2;        /* fp32 convolutions on conv2.comp ($GLOWCAM_VK_CONV=v2) instead of conv.comp */
+    uint32_t ts_bits;   /* the queue's timestampValidBits (0: no timestamps, no --profile) */
     double timestamp_ns; /* timestampPeriod */
 };
 
@@ -100,7 +105,10 @@ VkPipeline glow_vk_pipeline(struct glow_vk_ctx *ctx, enum glow_vk_shader sh, con
 /* ---- recording (vk_ops.c) ---- */
 
 /* Push constants: must match shaders/conv_pc.glsl. */
-enum { GLOW_VK_CONV_BIAS = 1, GLOW_VK_CONV_SCALE = 2, GLOW_VK_CONV_RELU = 4, GLOW_VK_CONV_VEC4 = 8 };
+enum {
+    GLOW_VK_CONV_BIAS = 1, GLOW_VK_CONV_SCALE = 2, GLOW_VK_CONV_RELU = 4, GLOW_VK_CONV_VEC4 = 8,
+    GLOW_VK_CONV_WVEC4 = 16, GLOW_VK_CONV_DVEC4 = 32 /* conv2.comp only */
+};
 struct glow_vk_pc_conv {
     VkDeviceAddress src, w, bias, scale, dst;
     uint32_t M, H, W, cin, cin_pad, src_stride, src_off, cout, dst_stride, dst_off, flags, mtiles_x;

@@ -17,7 +17,10 @@ set(glow_shaders
   "gauss|gauss.comp|"
   "conv|conv.comp|"
   "conv_h|conv_cm.comp|-DEMULATE"
-  "conv_cm|conv_cm.comp|")
+  "conv_cm|conv_cm.comp|"
+  "conv2_t0|conv2.comp|-DTILE=0"
+  "conv2_t1|conv2.comp|-DTILE=1"
+  "conv2_t2|conv2.comp|-DTILE=2")
 set(glow_spv_sources)
 set(glow_spv_decls "")
 foreach(entry ${glow_shaders})

@@ -1,0 +1,233 @@
+#version 450
+// fp32 implicit-GEMM convolution, variant 2 (GLOWCAM_VK_CONV=v2): the contract and push
+// constants of conv.comp (1x1 and 3x3, edge padding, fused epilogue, any sizes), with the
+// register-blocked layout of fast SGEMMs on NVIDIA and AMD:
+//  - tile shapes are compile-time (-DTILE, one SPIR-V module each) so that glslc unrolls
+//    every inner loop and the accumulators live in registers:
+//      TILE 0: 128 x 128 outputs, 8 x 8 per invocation   (cout > 64)
+//      TILE 1: 128 x 64,  8 x 4                          (32 < cout <= 64)
+//      TILE 2: 256 x 16,  4 x 4                          (cout <= 32)
+//    (must match glow_vk_rec_conv in vk_ops.c);
+//  - shared memory holds A k-major (As[k][m]) and B as loaded (Bs[k][o]), both as vec4, so an
+//    invocation reads its 8 rows and 8 columns of one k as four 128-bit loads; A's rows carry
+//    one vec4 of padding, which makes the transposing stores free of bank conflicts;
+//  - two shared stages: the next k-tile's global loads are issued into registers before the
+//    current tile's arithmetic and stored after it (one barrier per k-tile);
+//  - each loader's pixel offset and the 3x3 taps inside the image are computed once, so the
+//    A loads in the k loop have no divisions.
+#extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
+#ifndef TILE
+#define TILE 0
+#endif
+#if TILE == 0
+const uint BM = 128u, BN = 128u, TM = 8u, TN = 8u;
+#elif TILE == 1
+const uint BM = 128u, BN = 64u, TM = 8u, TN = 4u;
+#else
+const uint BM = 256u, BN = 16u, TM = 4u, TN = 4u;
+#endif
+const uint BK = 8u;                // k per tile: two vec4 per pixel row of A
+const uint TX = BN / TN;           // invocations along n (TX * BM / TM = 256)
+const uint AS4 = BM / 4u + 1u;     // vec4 per k row of As, one of padding
+const uint BS4 = BN / 4u;          // vec4 per k row of Bs
+const uint APT = BM * BK / 4u / 256u; // A vec4 loads per invocation and tile: 1 or 2
+const uint BV = BK * BN / 4u;      // B vec4 per tile: 256, 128 or 32
+layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint KS = 3;  // 1 or 3
+layout(constant_id = 1) const uint EDGE = 0;
+#include "conv_pc.glsl"
+#include "conv_load.glsl"
+
+shared vec4 As[2u * BK * AS4];
+shared vec4 Bs[2u * BK * BS4];
+
+// One A loader slot: a fixed pixel of the tile.
+struct a_slot {
+    int base;   // element index of the pixel's channel src_off
+    uint mask;  // bit t: tap t lies inside the image (0 for pixels past M)
+    bool valid; // m < M
+};
+
+a_slot slot_of(uint m)
+{
+    a_slot s;
+    s.valid = m < pc.M;
+    s.base = int(m * pc.src_stride + pc.src_off);
+    s.mask = 0u;
+    if (s.valid) {
+        uint q = m % (pc.H * pc.W);
+        int y = int(q / pc.W), x = int(q % pc.W);
+        if (KS == 1u) {
+            s.mask = 1u;
+        } else {
+            [[unroll]] for (uint t = 0u; t < 9u; t++) {
+                int yy = y + int(t / 3u) - 1, xx = x + int(t % 3u) - 1;
+                if (yy >= 0 && yy < int(pc.H) && xx >= 0 && xx < int(pc.W))
+                    s.mask |= 1u << t;
+            }
+        }
+    }
+    return s;
+}
+
+// A[m][k .. k+3] with k = tap * cin_pad + ci; toff = the tap's offset in elements.
+vec4 load_a(a_slot s, uint tap, uint ci, int toff)
+{
+    if (tap >= KS * KS)
+        return vec4(0.0); // past K
+    if ((s.mask & (1u << tap)) != 0u) {
+        uint b = uint(s.base + toff) + ci;
+        if ((pc.flags & GC_CONV_VEC4) != 0u && ci + 4u <= pc.cin)
+            return V4BufRO(pc.src).d[b / 4u];
+        vec4 v = vec4(0.0);
+        [[unroll]] for (uint e = 0u; e < 4u; e++)
+            if (ci + e < pc.cin)
+                v[e] = pc.src.d[b + e];
+        return v;
+    }
+    vec4 v = vec4(0.0); // outside the image: 0, and 1 in the edge channel
+    if (EDGE != 0u && s.valid && pc.cin >= ci && pc.cin < ci + 4u)
+        v[pc.cin - ci] = 1.0;
+    return v;
+}
+
+// B[k][o .. o+3], zeros past K and cout.
+vec4 load_b(uint k, uint o, uint K)
+{
+    if (k >= K)
+        return vec4(0.0);
+    uint i = k * pc.cout + o;
+    if ((pc.flags & GC_CONV_WVEC4) != 0u && o + 4u <= pc.cout)
+        return V4BufRO(pc.w).d[i / 4u];
+    vec4 v = vec4(0.0);
+    [[unroll]] for (uint e = 0u; e < 4u; e++)
+        if (o + e < pc.cout)
+            v[e] = pc.w.d[i + e];
+    return v;
+}
+
+// dst[m][o .. o+3] = epilogue(v), inside M and cout.
+void store4(uint m, uint o, vec4 v)
+{
+    if (m >= pc.M || o >= pc.cout)
+        return;
+    uint d = m * pc.dst_stride + pc.dst_off + o;
+    if ((pc.flags & GC_CONV_DVEC4) != 0u && o + 4u <= pc.cout) {
+        [[unroll]] for (uint e = 0u; e < 4u; e++)
+            v[e] = gc_epilogue(v[e], o + e);
+        V4Buf(pc.dst).d[d / 4u] = v;
+    } else {
+        [[unroll]] for (uint e = 0u; e < 4u; e++)
+            if (o + e < pc.cout)
+                pc.dst.d[d + e] = gc_epilogue(v[e], o + e);
+    }
+}
+
+int tap_offset(uint tap)
+{
+    if (KS == 1u)
+        return 0;
+    return ((int(tap / 3u) - 1) * int(pc.W) + int(tap % 3u) - 1) * int(pc.src_stride);
+}
+
+void main()
+{
+    uint tid = gl_LocalInvocationID.x;
+    uint m0 = (gl_WorkGroupID.z * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint n0 = gl_WorkGroupID.y * BN;
+    if (m0 >= pc.M)
+        return; // whole workgroup: no barrier is skipped by part of it
+    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
+    uint tx = tid % TX, ty = tid / TX;
+
+    // A loaders: pixel am + 128 r, k group ak (the same for every r: 256 is even)
+    uint am = tid / 2u, ak = (tid % 2u) * 4u;
+    a_slot sl[APT];
+    [[unroll]] for (uint r = 0u; r < APT; r++)
+        sl[r] = slot_of(m0 + am + 128u * r);
+    uint tap = 0u, ci = ak;
+    while (ci >= pc.cin_pad) { // cin_pad 4: the second k group starts in tap 1
+        ci -= pc.cin_pad;
+        tap++;
+    }
+    int toff = tap_offset(tap);
+    // B loader: one vec4 of row bk at column bo (invocations past BV idle)
+    uint bk = tid / BS4, bo = (tid % BS4) * 4u;
+
+    vec4 ra[APT], rb = vec4(0.0);
+    [[unroll]] for (uint r = 0u; r < APT; r++)
+        ra[r] = load_a(sl[r], tap, ci, toff);
+    if (BV >= 256u || tid < BV)
+        rb = load_b(bk, n0 + bo, K);
+    [[unroll]] for (uint r = 0u; r < APT; r++) {
+        uint m = am + 128u * r;
+        [[unroll]] for (uint e = 0u; e < 4u; e++)
+            As[(ak + e) * AS4 + m / 4u][m % 4u] = ra[r][e];
+    }
+    if (BV >= 256u || tid < BV)
+        Bs[bk * BS4 + bo / 4u] = rb;
+    barrier();
+
+    vec4 acc[TM][TN / 4u];
+    [[unroll]] for (uint i = 0u; i < TM; i++)
+        [[unroll]] for (uint j = 0u; j < TN / 4u; j++)
+            acc[i][j] = vec4(0.0);
+
+    for (uint kt = 0u; kt < nk; kt++) {
+        uint st = kt & 1u, nx = st ^ 1u;
+        bool more = kt + 1u < nk;
+        if (more) { // issue the next tile's global loads now, use them after the arithmetic
+            ci += BK;
+            if (ci >= pc.cin_pad) {
+                while (ci >= pc.cin_pad) {
+                    ci -= pc.cin_pad;
+                    tap++;
+                }
+                toff = tap_offset(tap);
+            }
+            [[unroll]] for (uint r = 0u; r < APT; r++)
+                ra[r] = load_a(sl[r], tap, ci, toff);
+            if (BV >= 256u || tid < BV)
+                rb = load_b((kt + 1u) * BK + bk, n0 + bo, K);
+        }
+        [[unroll]] for (uint k = 0u; k < BK; k++) {
+            uint ab = (st * BK + k) * AS4 + ty, bb = (st * BK + k) * BS4 + tx;
+            vec4 a[TM / 4u], b[TN / 4u];
+            a[0] = As[ab];
+            if (TM == 8u)
+                a[TM / 8u] = As[ab + BM / 8u];
+            b[0] = Bs[bb];
+            if (TN == 8u)
+                b[TN / 8u] = Bs[bb + BN / 8u];
+            [[unroll]] for (uint i = 0u; i < TM; i++)
+                [[unroll]] for (uint j = 0u; j < TN / 4u; j++)
+                    acc[i][j] = fma(vec4(a[i / 4u][i % 4u]), b[j], acc[i][j]);
+        }
+        if (more) {
+            [[unroll]] for (uint r = 0u; r < APT; r++) {
+                uint m = am + 128u * r;
+                [[unroll]] for (uint e = 0u; e < 4u; e++)
+                    As[(nx * BK + ak + e) * AS4 + m / 4u][m % 4u] = ra[r][e];
+            }
+            if (BV >= 256u || tid < BV)
+                Bs[(nx * BK + bk) * BS4 + bo / 4u] = rb;
+        }
+        barrier();
+    }
+
+    // epilogue: rows ty*4 + i (+ BM/2 for i >= 4), columns tx*4 + 4j (+ BN/2 for j = 1);
+    // written out by hand: glslc leaves loops over acc rolled, which would put acc in memory
+    uint mr = m0 + ty * 4u, oc = n0 + tx * 4u;
+#define ROW(i, j) store4(mr + ((i) / 4u) * (BM / 2u) + (i) % 4u, oc + (j) * (BN / 2u), acc[i][j])
+#define ROWS(j) ROW(0u, j); ROW(1u, j); ROW(2u, j); ROW(3u, j)
+#define ROWS8(j) ROWS(j); ROW(4u, j); ROW(5u, j); ROW(6u, j); ROW(7u, j)
+#if TILE == 0
+    ROWS8(0u);
+    ROWS8(1u);
+#elif TILE == 1
+    ROWS8(0u);
+#else
+    ROWS(0u);
+#endif
+}
