@@ -1,7 +1,8 @@
 /* The Vulkan backend against the reference, whole model: random models of several
  * configurations (affine/additive, edge padding, level_post, ybias/yscale), batches of
  * 1 and several, encode (latents and bits/dim) and decode; exact round trips on random
- * images and on real faces; the fp16-operand path with its own bound.
+ * images and on real faces; the second fp32 conv kernel (GLOWCAM_VK_CONV=v2); the
+ * fp16-operand path with its own bound; the GPU profile (timestamps) changes nothing.
  *
  *   test_glow_vk_model TMPDIR [IDENTITIES_DIR]
  *   test_glow_vk_model --check MODEL N [--ref]   (GPU machines: fp16/coopmat against fp32
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "glow/glow.h"
+#include "glow/vk_priv.h"
 #include "glow_random_model.h"
 #ifdef HAVE_MEDIA
 #include "media/media.h"
@@ -135,6 +137,72 @@ static const struct {
     {"six-levels", {.size = 64, .levels = 6, .depth = 1, .width = 16, .affine = 0, .edge = 1, .level_post = 1,
                     .n_bits = 5, .yscale = GLOW_RANDOM_LAST, .seed = 6}},
 };
+
+/* Profiling (a timestamp after every command, its own command buffers) gives the very same
+ * latents, bits/dim and images; every op class shows up with a positive time; the commands'
+ * times add up to the GPU span and to most of the submitted wall time. */
+static void test_profile(const glow_model *m, const uint8_t *img, int n)
+{
+    const struct glow_config *c = glow_model_config(m);
+    const size_t isz = (size_t)c->image_size * c->image_size * 3, D = glow_latent_size(m);
+    float *z0 = malloc(n * D * 4), *z1 = malloc(n * D * 4), *z2 = malloc(n * D * 4);
+    double *b0 = malloc(n * sizeof(double)), *b1 = malloc(n * sizeof(double));
+    uint8_t *x0 = malloc(n * isz), *x1 = malloc(n * isz);
+    glow_engine *vk = engine(m, GLOW_BACKEND_VULKAN, n, 0);
+    if (!vk)
+        goto out;
+    int err = glow_encode(vk, img, n, z0, b0) < 0 || glow_decode(vk, z0, n, x0) < 0;
+    glow_vk_profile_enable(1);
+    err |= glow_encode(vk, img, n, z1, b1) < 0 || glow_decode(vk, z0, n, x1) < 0;
+    glow_vk_profile_enable(0);
+    err |= glow_encode(vk, img, n, z2, NULL) < 0; /* the normal buffers again */
+    if (err) {
+        printf("profile: FAIL encode/decode returned an error\n");
+        failures++;
+        goto out;
+    }
+    int same = !memcmp(z0, z1, n * D * 4) && !memcmp(b0, b1, n * sizeof(double)) && !memcmp(x0, x1, n * isz) &&
+               !memcmp(z0, z2, n * D * 4);
+    printf("%-86s %s\n", "profile: latents, bits/dim, images identical with and without timestamps",
+           same ? "ok" : "FAIL");
+    failures += !same;
+    const struct glow_vk_prof_entry *e;
+    const int ne = glow_vk_profile_entries(&e);
+    double cls[GLOW_VK_PROF_N] = {0}, sum[2] = {0, 0};
+    int bad = 0;
+    for (int i = 0; i < ne; i++) {
+        cls[e[i].cls] += e[i].ms;
+        sum[e[i].dir] += e[i].ms;
+        bad += !(e[i].ms >= 0) || e[i].calls < 1 || (e[i].ks && !(e[i].flop > 0));
+    }
+    char what[256];
+    for (int k = 0; k < GLOW_VK_PROF_N; k++) {
+        snprintf(what, sizeof(what), "profile: %s", glow_vk_prof_names[k]);
+        printf("%-86s %.4f ms %s\n", what, cls[k], cls[k] > 0 ? "ok" : "FAIL");
+        failures += !(cls[k] > 0);
+    }
+    printf("%-86s %d/%d %s\n", "profile: entries with a negative time, no calls or no FLOPs (convs)", bad, ne,
+           bad ? "FAIL" : "ok");
+    failures += bad != 0;
+    for (int d = 0; d < 2; d++) {
+        struct glow_vk_prof_total t;
+        glow_vk_profile_total(d, &t);
+        /* the intervals tile the span from the first to the last timestamp */
+        snprintf(what, sizeof(what), "profile %s: |sum of commands - GPU span| / span (%.3f vs %.3f ms)",
+                 d ? "decode" : "encode", sum[d], t.gpu_ms);
+        check(what, t.gpu_ms > 0 ? fabs(sum[d] - t.gpu_ms) / t.gpu_ms : 1, 1e-6);
+        /* submission and the wait's wake-up are the only host time outside the span */
+        double frac = t.wall_ms > 0 ? t.gpu_ms / t.wall_ms : 0;
+        snprintf(what, sizeof(what), "profile %s: GPU span / submitted wall time (%.3f / %.3f ms, %d submission)",
+                 d ? "decode" : "encode", t.gpu_ms, t.wall_ms, t.submissions);
+        int ok = t.submissions == 1 && frac >= 0.5 && frac <= 1.0001;
+        printf("%-86s %.3f (0.5..1) %s\n", what, frac, ok ? "ok" : "FAIL");
+        failures += !ok;
+    }
+out:
+    glow_engine_free(&vk);
+    free(z0), free(z1), free(z2), free(b0), free(b1), free(x0), free(x1);
+}
 
 #ifdef HAVE_MEDIA
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -280,6 +348,17 @@ int main(int argc, char **argv)
             compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1); /* 3 + 2: two recorded batch sizes */
         }
         glow_engine_free(&vk);
+        /* conv2.comp (GLOWCAM_VK_CONV=v2), same bounds */
+        setenv("GLOWCAM_VK_CONV", "v2", 1);
+        vk = engine(m, GLOW_BACKEND_VULKAN, 5, 0);
+        unsetenv("GLOWCAM_VK_CONV");
+        snprintf(tag, sizeof(tag), "fp32v2 %s (S%d L%d K%d W%d)", models[i].name, c->image_size, c->n_levels,
+                 c->depth, c->width);
+        if (ref && vk)
+            compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1);
+        glow_engine_free(&vk);
+        if (i == 4) /* affine, edge padding, level_post: every op class */
+            test_profile(m, img, 3);
         if (i == 0 || i == 4) { /* the fp16-operand convolutions, whole model */
             glow_engine *h = engine(m, GLOW_BACKEND_VULKAN, 4, 1);
             snprintf(tag, sizeof(tag), "fp16 %s (S%d L%d K%d W%d)", models[i].name, c->image_size, c->n_levels,

@@ -4,7 +4,10 @@
  * Times encode and decode of a batch on one backend; for the CPU backend also measures
  * OpenBLAS's own sgemm on the model's GEMM shapes in the same run and breaks the encode
  * time down by op class. The last line is machine-readable for tools/bench_glow.py:
- *   result backend=cpu batch=8 encode_ms=8.1 decode_ms=7.9 faces_per_s=62.3 gflops=120.5 */
+ *   result backend=cpu batch=8 encode_ms=8.1 decode_ms=7.9 faces_per_s=62.3 gflops=120.5
+ * With --profile on the Vulkan backend it also times every GPU command with timestamps
+ * (a separately recorded command buffer) and prints where the GPU time goes, per op class
+ * and per convolution shape, plus `profile ...` lines for tools/gpu_bench.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +19,13 @@
 #ifdef GLOWCAM_HAVE_BLAS
 #include "glow/blas.h"
 #endif
+#ifdef GLOWCAM_HAVE_VULKAN
+#include "glow/vk_priv.h"
+#endif
 
 struct bench_opts {
     const char *model, *input;
-    int batch, iters, warmup, threads, device, fp16;
+    int batch, iters, warmup, threads, device, fp16, profile;
     enum glow_backend backend;
 };
 
@@ -34,6 +40,8 @@ static void bench_usage(FILE *f)
                "      --threads N      CPU backend threads, 0 = all cores (default 0)\n"
                "      --device N       Vulkan device index (default: best)\n"
                "      --fp16           Vulkan: allow fp16 where offered\n"
+               "      --profile        Vulkan: GPU time per op class and conv shape (timestamps,\n"
+               "                       min(iters, 3) more calls of each direction)\n"
                "      --input FILE     faces as .npy float32 [N,S,S,3] of 0..255 (default: synthetic)\n"
                "  -h, --help\n");
 }
@@ -98,6 +106,8 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
             r = parse_int(opt_value(argc, argv, &i, "--device", NULL), -1, 1024, "--device", &o->device);
         } else if (!strcmp(a, "--fp16")) {
             o->fp16 = 1;
+        } else if (!strcmp(a, "--profile")) {
+            o->profile = 1;
         } else if (opt_is(a, "--backend", NULL)) {
             const char *v = opt_value(argc, argv, &i, "--backend", NULL);
             if (!v || glow_backend_parse(v, &o->backend) < 0) {
@@ -229,6 +239,111 @@ static void bench_cpu_report(const glow_model *m, glow_engine *e, const uint8_t 
 }
 #endif
 
+#ifdef GLOWCAM_HAVE_VULKAN
+static int prof_cmp_ms(const void *a, const void *b)
+{
+    double x = ((const struct glow_vk_prof_entry *)a)->ms, y = ((const struct glow_vk_prof_entry *)b)->ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* --profile on Vulkan: calls more encodes and decodes with timestamps, prints the tables. */
+static int bench_vk_profile(glow_engine *e, const uint8_t *img, float *z, uint8_t *out, int batch, int calls)
+{
+    glow_vk_profile_enable(1);
+    for (int i = 0; i < calls; i++)
+        if (glow_encode(e, img, batch, z, NULL) < 0)
+            return -EIO;
+    for (int i = 0; i < calls; i++)
+        if (glow_decode(e, z, batch, out) < 0)
+            return -EIO;
+    glow_vk_profile_enable(0);
+    if (glow_vk_profile_unsupported()) {
+        printf("\nGPU profile: this device has no timestamps on its compute queue\n");
+        return 0;
+    }
+    const struct glow_vk_prof_entry *pe;
+    const int n = glow_vk_profile_entries(&pe);
+    struct glow_vk_prof_total tot[2];
+    glow_vk_profile_total(0, &tot[0]);
+    glow_vk_profile_total(1, &tot[1]);
+    printf("\nGPU profile (a timestamp after every command, in separately recorded command buffers; %d encode "
+           "+ %d decode calls of batch %d):\n", calls, calls, batch);
+    for (int d = 0; d < 2; d++) {
+        const double k = tot[d].submissions ? 1.0 / tot[d].submissions : 0;
+        printf("  %s: %9.3f ms/call on the GPU (first to last timestamp), %9.3f ms/call submit+wait on the host "
+               "(%.0f%%), %ld commands/call\n", d ? "decode" : "encode", tot[d].gpu_ms * k, tot[d].wall_ms * k,
+               tot[d].wall_ms > 0 ? 100.0 * tot[d].gpu_ms / tot[d].wall_ms : 0.0, (long)(tot[d].commands * k));
+    }
+    double cls_ms[2][GLOW_VK_PROF_N] = {{0}}, cls_flop[GLOW_VK_PROF_N] = {0}, cls_all[GLOW_VK_PROF_N] = {0};
+    double sum[2] = {0, 0};
+    for (int i = 0; i < n; i++) {
+        cls_ms[pe[i].dir][pe[i].cls] += pe[i].ms;
+        cls_all[pe[i].cls] += pe[i].ms;
+        cls_flop[pe[i].cls] += pe[i].flop;
+        sum[pe[i].dir] += pe[i].ms;
+    }
+    printf("where the GPU time goes, per op class (ms per call; %% of that direction's summed command time):\n");
+    printf("  %-28s %10s %6s %10s %6s %9s\n", "class", "encode ms", "%", "decode ms", "%", "GFLOP/s");
+    for (int c = 0; c < GLOW_VK_PROF_N; c++) {
+        double ms[2];
+        for (int d = 0; d < 2; d++)
+            ms[d] = tot[d].submissions ? cls_ms[d][c] / tot[d].submissions : 0;
+        printf("  %-28s %10.3f %5.1f%% %10.3f %5.1f%%", glow_vk_prof_names[c], ms[0],
+               sum[0] > 0 ? 100 * cls_ms[0][c] / sum[0] : 0, ms[1], sum[1] > 0 ? 100 * cls_ms[1][c] / sum[1] : 0);
+        if (cls_flop[c] > 0 && cls_all[c] > 0)
+            printf(" %9.1f", cls_flop[c] / (cls_all[c] * 1e-3) * 1e-9);
+        printf("\n");
+    }
+    printf("  %-28s %10.3f %5.1f%% %10.3f %5.1f%%\n", "all commands", tot[0].submissions ? sum[0] / tot[0].submissions : 0,
+           100.0, tot[1].submissions ? sum[1] / tot[1].submissions : 0, 100.0);
+
+    /* convolution shapes, both directions together */
+    struct glow_vk_prof_entry *sh = calloc(n ? n : 1, sizeof(*sh));
+    if (!sh)
+        return -ENOMEM;
+    int ns = 0;
+    double conv_ms = 0;
+    for (int i = 0; i < n; i++) {
+        if (pe[i].ks == 0)
+            continue;
+        int j = 0;
+        while (j < ns && !(sh[j].cls == pe[i].cls && sh[j].ks == pe[i].ks && sh[j].cin == pe[i].cin &&
+                           sh[j].cout == pe[i].cout && sh[j].m == pe[i].m))
+            j++;
+        if (j == ns)
+            sh[ns++] = (struct glow_vk_prof_entry){.cls = pe[i].cls, .ks = pe[i].ks, .cin = pe[i].cin,
+                                                    .cout = pe[i].cout, .m = pe[i].m};
+        sh[j].calls += pe[i].calls;
+        sh[j].ms += pe[i].ms;
+        sh[j].flop += pe[i].flop;
+        conv_ms += pe[i].ms;
+    }
+    qsort(sh, ns, sizeof(*sh), prof_cmp_ms);
+    printf("convolutions by shape (encode and decode together, most time first; cin counts the edge channel):\n");
+    printf("  %2s %5s %5s %9s %6s %10s %7s %9s  %s\n", "KS", "cin", "cout", "M pixels", "calls", "ms/call", "% conv",
+           "GFLOP/s", "class");
+    for (int j = 0; j < ns; j++)
+        printf("  %2d %5d %5d %9ld %6ld %10.4f %6.1f%% %9.1f  %s\n", sh[j].ks, sh[j].cin, sh[j].cout, sh[j].m,
+               sh[j].calls, sh[j].ms / sh[j].calls, conv_ms > 0 ? 100 * sh[j].ms / conv_ms : 0,
+               sh[j].ms > 0 ? sh[j].flop / (sh[j].ms * 1e-3) * 1e-9 : 0, glow_vk_prof_names[sh[j].cls]);
+    free(sh);
+    /* machine-readable (tools/gpu_bench.sh) */
+    static const char *const keys[GLOW_VK_PROF_N] = {"fold", "conv1", "conv2", "conv3", "prior",
+                                                     "coupling", "gauss", "squeeze", "prepost", "copy"};
+    for (int c = 0; c < GLOW_VK_PROF_N; c++)
+        printf("profile class=%s encode_ms=%.4f decode_ms=%.4f gflops=%.1f\n", keys[c],
+               tot[0].submissions ? cls_ms[0][c] / tot[0].submissions : 0,
+               tot[1].submissions ? cls_ms[1][c] / tot[1].submissions : 0,
+               cls_all[c] > 0 ? cls_flop[c] / (cls_all[c] * 1e-3) * 1e-9 : 0);
+    printf("profile total encode_gpu_ms=%.4f encode_wall_ms=%.4f decode_gpu_ms=%.4f decode_wall_ms=%.4f\n",
+           tot[0].submissions ? tot[0].gpu_ms / tot[0].submissions : 0,
+           tot[0].submissions ? tot[0].wall_ms / tot[0].submissions : 0,
+           tot[1].submissions ? tot[1].gpu_ms / tot[1].submissions : 0,
+           tot[1].submissions ? tot[1].wall_ms / tot[1].submissions : 0);
+    return 0;
+}
+#endif
+
 int glow_bench_main(int argc, char **argv)
 {
     struct bench_opts o;
@@ -301,6 +416,16 @@ int glow_bench_main(int argc, char **argv)
         bench_cpu_report(m, e, img, z, B, o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN), o.iters,
                          enc);
 #endif
+    if (o.profile) {
+#ifdef GLOWCAM_HAVE_VULKAN
+        if (glow_engine_backend(e) == GLOW_BACKEND_VULKAN) {
+            if (bench_vk_profile(e, img, z, out, B, o.iters < 3 ? o.iters : 3) < 0)
+                goto out;
+        } else
+#endif
+            printf("(--profile times Vulkan commands; this is the %s backend)\n",
+                   glow_backend_name(glow_engine_backend(e)));
+    }
     printf("result backend=%s batch=%d encode_ms=%.4f decode_ms=%.4f faces_per_s=%.2f gflops=%.2f mismatches=%zu\n",
            glow_backend_name(glow_engine_backend(e)), B, enc / B * 1e3, dec / B * 1e3, B / (enc + dec),
            gflop * B / enc, mism);

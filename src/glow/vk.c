@@ -7,7 +7,10 @@
  *   decode  x = (W^-1 y) / s - b     = (W^-1 y - b * s) * (1 / s)
  * so a step is five dispatches: that 1x1 GEMM, conv1, conv2, conv3, coupling.
  * Log-determinant terms that depend on the data (affine couplings, priors) are summed
- * per pixel on the GPU into ld[n][pixel]; the constant ones are added on the host. */
+ * per pixel on the GPU into ld[n][pixel]; the constant ones are added on the host.
+ *
+ * Profiling (glow_vk_profile_enable) records a second command buffer per batch size and
+ * direction with a timestamp after every command; mark() is a no-op for the normal ones. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +37,26 @@ struct vk_level {
     size_t top_h; /* last level: interleaved top mean/logscale [hw][2c] */
 };
 
+/* What one timed interval of a profiled command buffer was. */
+struct vk_prof_op {
+    int cls, ks, cin, cout;
+    long m;
+};
+
+/* The timestamps of one profiled command buffer: query 0 at its start, query i + 1 after op i. */
+struct vk_prof_rec {
+    VkQueryPool pool;
+    uint32_t cap; /* queries */
+    int n;        /* ops recorded */
+    int overflow;
+    struct vk_prof_op *ops;
+};
+
 struct vk_batch {
     int n;
     VkCommandBuffer enc, dec;
+    VkCommandBuffer prof_cb[2]; /* encode, decode with timestamps (profiling only) */
+    struct vk_prof_rec prof[2];
 };
 
 struct vk_state {
@@ -51,6 +71,7 @@ struct vk_state {
     double logdet_const;  /* data-independent log-determinant of one face */
     struct vk_batch batches[8];
     int nbatches;
+    struct vk_prof_rec *rec; /* while recording a profiled command buffer, else NULL */
     /* host-side weight arena while building */
     float *host;
     size_t host_n, host_cap;
@@ -275,6 +296,27 @@ static void copy(VkCommandBuffer cb, struct glow_vk_buf *src, VkDeviceSize so, s
     vkCmdCopyBuffer(cb, src->buf, dst->buf, 1, &reg);
 }
 
+/* Profiling: the op just recorded ends here (a timestamp once all earlier commands are done). */
+static void mark(struct vk_state *s, VkCommandBuffer cb, enum glow_vk_prof_class cls, const struct glow_vk_conv *cv)
+{
+    struct vk_prof_rec *p = s->rec;
+    if (!p)
+        return;
+    if ((uint32_t)p->n + 2 > p->cap) {
+        p->overflow = 1;
+        return;
+    }
+    struct vk_prof_op *op = &p->ops[p->n++];
+    *op = (struct vk_prof_op){.cls = cls};
+    if (cv) {
+        op->ks = cv->ks;
+        op->cin = cv->cin + (cv->ks == 3 && cv->edge ? 1 : 0);
+        op->cout = cv->cout;
+        op->m = (long)cv->n * cv->h * cv->w;
+    }
+    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, (uint32_t)p->n);
+}
+
 /* The coupling network NN(a) of step st, a = first c/2 channels of x: h into s->hb. */
 static int rec_nn(struct vk_state *s, VkCommandBuffer cb, const struct vk_step *st, const struct vk_level *vl, int n,
                   VkDeviceAddress x)
@@ -288,12 +330,14 @@ static int rec_nn(struct vk_state *s, VkCommandBuffer cb, const struct vk_step *
     int r;
     if ((r = glow_vk_rec_conv(s->ctx, cb, &cv)) < 0)
         return r;
+    mark(s, cb, GLOW_VK_PROF_CONV1, &cv);
     glow_vk_rec_barrier(cb);
     cv = (struct glow_vk_conv){.ks = 1, .n = n, .h = vl->h, .w = vl->w, .cin = w, .src_stride = w, .cout = w,
                                .dst_stride = w, .src = s->t1.addr, .weights = wa(s, st->c2.w),
                                .bias = wa(s, st->c2.bias), .scale = wa(s, st->c2.scale), .dst = s->t2.addr, .relu = 1};
     if ((r = glow_vk_rec_conv(s->ctx, cb, &cv)) < 0)
         return r;
+    mark(s, cb, GLOW_VK_PROF_CONV2, &cv);
     glow_vk_rec_barrier(cb);
     cv = (struct glow_vk_conv){.ks = 3, .edge = cfg->edge_padding, .n = n, .h = vl->h, .w = vl->w, .cin = w,
                                .src_stride = w, .cout = cout, .dst_stride = cout, .src = s->t2.addr,
@@ -301,6 +345,7 @@ static int rec_nn(struct vk_state *s, VkCommandBuffer cb, const struct vk_step *
                                .dst = s->hb.addr};
     if ((r = glow_vk_rec_conv(s->ctx, cb, &cv)) < 0)
         return r;
+    mark(s, cb, GLOW_VK_PROF_CONV3, &cv);
     glow_vk_rec_barrier(cb);
     return 0;
 }
@@ -319,6 +364,7 @@ static int rec_fold(struct vk_state *s, VkCommandBuffer cb, const struct vk_step
         cv.scale = wa(s, st->inv_s);
     }
     int r = glow_vk_rec_conv(s->ctx, cb, &cv);
+    mark(s, cb, GLOW_VK_PROF_FOLD, &cv);
     glow_vk_rec_barrier(cb);
     return r;
 }
@@ -330,6 +376,7 @@ static int rec_prior(struct vk_state *s, VkCommandBuffer cb, const struct vk_lev
                               .weights = wa(s, vl->prior.w), .bias = wa(s, vl->prior.bias),
                               .scale = wa(s, vl->prior.scale), .dst = s->hb.addr};
     int r = glow_vk_rec_conv(s->ctx, cb, &cv);
+    mark(s, cb, GLOW_VK_PROF_PRIOR, &cv);
     glow_vk_rec_barrier(cb);
     return r;
 }
@@ -352,7 +399,9 @@ static int rec_level_gauss(struct vk_state *s, VkCommandBuffer cb, int l, int n,
     } else {
         g.xoff = 0, g.c = c, g.h = wa(s, vl->top_h), g.h_bstride = 0;
     }
-    return glow_vk_rec_gauss(s->ctx, cb, &g);
+    r = glow_vk_rec_gauss(s->ctx, cb, &g);
+    mark(s, cb, GLOW_VK_PROF_GAUSS, NULL);
+    return r;
 }
 
 static int record_encode(struct vk_state *s, VkCommandBuffer cb, int n)
@@ -363,9 +412,11 @@ static int record_encode(struct vk_state *s, VkCommandBuffer cb, int n)
     int r;
     copy(cb, &s->io, 0, &s->img, 0, (VkDeviceSize)n * s->img_bytes);
     vkCmdFillBuffer(cb, s->ld.buf, 0, (VkDeviceSize)n * s->pix0 * 4, 0);
+    mark(s, cb, GLOW_VK_PROF_COPY, NULL);
     glow_vk_rec_barrier(cb);
     if ((r = glow_vk_rec_pre(s->ctx, cb, s->img.addr, X->addr, n, cfg->image_size, cfg->n_bits)) < 0)
         return r;
+    mark(s, cb, GLOW_VK_PROF_PREPOST, NULL);
     glow_vk_rec_barrier(cb);
     for (int l = 0; l < L; l++) {
         const struct vk_level *vl = &s->lv[l];
@@ -379,6 +430,7 @@ static int record_encode(struct vk_state *s, VkCommandBuffer cb, int n)
                                           .yscale = wa(s, st->yscale), .ld = s->ld.addr, .ld_stride = (int)s->pix0};
             if ((r = glow_vk_rec_coupling(s->ctx, cb, &cp)) < 0)
                 return r;
+            mark(s, cb, GLOW_VK_PROF_COUPLING, NULL);
             glow_vk_rec_barrier(cb);
             T = X, X = Y, Y = T;
         }
@@ -389,14 +441,17 @@ static int record_encode(struct vk_state *s, VkCommandBuffer cb, int n)
         }
         if ((r = rec_level_gauss(s, cb, l, n, 0, X->addr)) < 0)
             return r;
-        if (l < L - 1 &&
-            (r = glow_vk_rec_squeeze(s->ctx, cb, 0, X->addr, Y->addr, n, vl->h, vl->w, c / 2, c)) < 0)
-            return r;
+        if (l < L - 1) {
+            if ((r = glow_vk_rec_squeeze(s->ctx, cb, 0, X->addr, Y->addr, n, vl->h, vl->w, c / 2, c)) < 0)
+                return r;
+            mark(s, cb, GLOW_VK_PROF_SQUEEZE, NULL);
+        }
         glow_vk_rec_barrier(cb);
         T = X, X = Y, Y = T;
     }
     copy(cb, &s->lat, 0, &s->io, io_lat(s), (VkDeviceSize)n * s->m->latent_size * 4);
     copy(cb, &s->ld, 0, &s->io, io_ld(s), (VkDeviceSize)n * s->pix0 * 4);
+    mark(s, cb, GLOW_VK_PROF_COPY, NULL);
     return 0;
 }
 
@@ -407,6 +462,7 @@ static int record_decode(struct vk_state *s, VkCommandBuffer cb, int n)
     struct glow_vk_buf *X = &s->x, *Y = &s->y, *T;
     int r;
     copy(cb, &s->io, io_lat(s), &s->lat, 0, (VkDeviceSize)n * s->m->latent_size * 4);
+    mark(s, cb, GLOW_VK_PROF_COPY, NULL);
     glow_vk_rec_barrier(cb);
     for (int l = L - 1; l >= 0; l--) {
         const struct vk_level *vl = &s->lv[l];
@@ -428,6 +484,7 @@ static int record_decode(struct vk_state *s, VkCommandBuffer cb, int n)
                                           .yscale = wa(s, st->yscale), .ld = s->ld.addr, .ld_stride = (int)s->pix0};
             if ((r = glow_vk_rec_coupling(s->ctx, cb, &cp)) < 0)
                 return r;
+            mark(s, cb, GLOW_VK_PROF_COUPLING, NULL);
             glow_vk_rec_barrier(cb);
             if ((r = rec_fold(s, cb, st, vl, n, 1, X->addr, Y->addr)) < 0)
                 return r;
@@ -437,15 +494,172 @@ static int record_decode(struct vk_state *s, VkCommandBuffer cb, int n)
             /* into the first half of level l-1's channels */
             if ((r = glow_vk_rec_squeeze(s->ctx, cb, 1, Y->addr, X->addr, n, vl->h * 2, vl->w * 2, c / 4, c / 2)) < 0)
                 return r;
+            mark(s, cb, GLOW_VK_PROF_SQUEEZE, NULL);
             glow_vk_rec_barrier(cb);
             T = X, X = Y, Y = T;
         }
     }
     if ((r = glow_vk_rec_post(s->ctx, cb, X->addr, s->img.addr, n, cfg->image_size, cfg->n_bits)) < 0)
         return r;
+    mark(s, cb, GLOW_VK_PROF_PREPOST, NULL);
     glow_vk_rec_barrier(cb);
     copy(cb, &s->img, 0, &s->io, 0, (VkDeviceSize)n * s->img_bytes);
+    mark(s, cb, GLOW_VK_PROF_COPY, NULL);
     return 0;
+}
+
+/* ---- profiling (process-wide, see vk_priv.h) ---- */
+
+const char *const glow_vk_prof_names[GLOW_VK_PROF_N] = {
+    [GLOW_VK_PROF_FOLD] = "1x1 actnorm+invconv C->C",
+    [GLOW_VK_PROF_CONV1] = "conv1 3x3 C/2->width",
+    [GLOW_VK_PROF_CONV2] = "conv2 1x1 width->width",
+    [GLOW_VK_PROF_CONV3] = "conv3 3x3 width->C|C/2",
+    [GLOW_VK_PROF_PRIOR] = "split prior 3x3 C/2->C",
+    [GLOW_VK_PROF_COUPLING] = "coupling",
+    [GLOW_VK_PROF_GAUSS] = "gaussianize (priors)",
+    [GLOW_VK_PROF_SQUEEZE] = "squeeze",
+    [GLOW_VK_PROF_PREPOST] = "pre/postprocess",
+    [GLOW_VK_PROF_COPY] = "copies and fills",
+};
+
+static struct {
+    int on, unsupported;
+    struct glow_vk_prof_entry *e;
+    int n, cap;
+    struct glow_vk_prof_total tot[2];
+} g_prof;
+
+void glow_vk_profile_enable(int on)
+{
+    if (on) {
+        free(g_prof.e);
+        memset(&g_prof, 0, sizeof(g_prof));
+    }
+    g_prof.on = on;
+}
+
+int glow_vk_profile_entries(const struct glow_vk_prof_entry **e)
+{
+    *e = g_prof.e;
+    return g_prof.n;
+}
+
+void glow_vk_profile_total(int dir, struct glow_vk_prof_total *t) { *t = g_prof.tot[dir ? 1 : 0]; }
+
+int glow_vk_profile_unsupported(void) { return g_prof.unsupported; }
+
+static int prof_add(int dir, const struct vk_prof_op *op, double ms)
+{
+    struct glow_vk_prof_entry *e = NULL;
+    for (int i = 0; i < g_prof.n && !e; i++) {
+        struct glow_vk_prof_entry *x = &g_prof.e[i];
+        if (x->dir == dir && x->cls == op->cls && x->ks == op->ks && x->cin == op->cin && x->cout == op->cout &&
+            x->m == op->m)
+            e = x;
+    }
+    if (!e) {
+        if (g_prof.n == g_prof.cap) {
+            int cap = g_prof.cap ? 2 * g_prof.cap : 64;
+            struct glow_vk_prof_entry *ne = realloc(g_prof.e, sizeof(*ne) * cap);
+            if (!ne)
+                return -ENOMEM;
+            g_prof.e = ne, g_prof.cap = cap;
+        }
+        e = &g_prof.e[g_prof.n++];
+        *e = (struct glow_vk_prof_entry){.dir = dir, .cls = op->cls, .ks = op->ks, .cin = op->cin, .cout = op->cout,
+                                         .m = op->m};
+    }
+    e->calls++;
+    e->ms += ms;
+    e->flop += 2.0 * op->m * op->cout * op->cin * op->ks * op->ks;
+    return 0;
+}
+
+/* After a profiled submission: each op's time into the table. */
+static int prof_collect(struct vk_state *s, const struct vk_prof_rec *p, int dir, double wall_s)
+{
+    const uint32_t nq = (uint32_t)p->n + 1;
+    uint64_t *t = malloc(sizeof(uint64_t) * nq);
+    if (!t)
+        return -ENOMEM;
+    VkResult vr = vkGetQueryPoolResults(s->ctx->dev, p->pool, 0, nq, sizeof(uint64_t) * nq, t, sizeof(uint64_t),
+                                        VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (vr != VK_SUCCESS) {
+        gc_log(GC_LOG_ERROR, "vulkan: vkGetQueryPoolResults: %s", glow_vk_result_name(vr));
+        free(t);
+        return -EIO;
+    }
+    const uint32_t bits = s->ctx->ts_bits;
+    const uint64_t mask = bits >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << bits) - 1);
+    const double ns = s->ctx->timestamp_ns;
+    int r = 0;
+    for (int i = 0; i < p->n && r == 0; i++)
+        r = prof_add(dir, &p->ops[i], (double)((t[i + 1] - t[i]) & mask) * ns * 1e-6);
+    struct glow_vk_prof_total *tot = &g_prof.tot[dir];
+    tot->submissions++;
+    tot->commands += p->n;
+    tot->gpu_ms += (double)((t[p->n] - t[0]) & mask) * ns * 1e-6;
+    tot->wall_ms += wall_s * 1e3;
+    free(t);
+    return r;
+}
+
+static void prof_rec_free(struct vk_state *s, struct vk_prof_rec *p)
+{
+    if (p->pool)
+        vkDestroyQueryPool(s->ctx->dev, p->pool, NULL);
+    free(p->ops);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Records the profiled twin of a batch's command buffer: the same commands, a timestamp
+ * after each (the query pool holds one more than the commands a model can record). */
+static int record_profiled(struct vk_state *s, struct vk_batch *b, int decode)
+{
+    const struct glow_config *cfg = &s->m->cfg;
+    struct vk_prof_rec *p = &b->prof[decode];
+    p->cap = (uint32_t)(cfg->n_levels * (5 * cfg->depth + 4) + 8);
+    p->ops = calloc(p->cap, sizeof(*p->ops));
+    if (!p->ops)
+        return -ENOMEM;
+    VkQueryPoolCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                 .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = p->cap};
+    VkResult vr = vkCreateQueryPool(s->ctx->dev, &qci, NULL, &p->pool);
+    if (vr != VK_SUCCESS) {
+        gc_log(GC_LOG_ERROR, "vulkan: vkCreateQueryPool: %s", glow_vk_result_name(vr));
+        return -EIO;
+    }
+    VkCommandBuffer c = glow_vk_cmd_begin(s->ctx);
+    if (!c)
+        return -EIO;
+    vkCmdResetQueryPool(c, p->pool, 0, p->cap);
+    vkCmdWriteTimestamp(c, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, p->pool, 0);
+    s->rec = p;
+    int r = decode ? record_decode(s, c, b->n) : record_encode(s, c, b->n);
+    s->rec = NULL;
+    if (r == 0 && p->overflow) {
+        gc_log(GC_LOG_ERROR, "vulkan: profiling: more commands than the %u timestamps", p->cap);
+        r = -EIO;
+    }
+    if (r == 0 && vkEndCommandBuffer(c) != VK_SUCCESS)
+        r = -EIO;
+    if (r < 0) {
+        vkFreeCommandBuffers(s->ctx->dev, s->ctx->pool, 1, &c);
+        return r;
+    }
+    b->prof_cb[decode] = c;
+    return 0;
+}
+
+static void batch_free(struct vk_state *s, struct vk_batch *b)
+{
+    VkCommandBuffer cbs[4] = {b->enc, b->dec, b->prof_cb[0], b->prof_cb[1]};
+    for (int i = 0; i < 4; i++)
+        if (cbs[i])
+            vkFreeCommandBuffers(s->ctx->dev, s->ctx->pool, 1, &cbs[i]);
+    prof_rec_free(s, &b->prof[0]);
+    prof_rec_free(s, &b->prof[1]);
 }
 
 /* The recorded command buffers for a batch of n (recorded on first use). */
@@ -458,10 +672,7 @@ static struct vk_batch *batch_for(struct vk_state *s, int n, int decode)
     if (!b) {
         const int max = (int)(sizeof(s->batches) / sizeof(s->batches[0]));
         if (s->nbatches == max) { /* forget the oldest */
-            VkCommandBuffer cbs[2] = {s->batches[0].enc, s->batches[0].dec};
-            for (int i = 0; i < 2; i++)
-                if (cbs[i])
-                    vkFreeCommandBuffers(s->ctx->dev, s->ctx->pool, 1, &cbs[i]);
+            batch_free(s, &s->batches[0]);
             memmove(&s->batches[0], &s->batches[1], sizeof(s->batches[0]) * (max - 1));
             s->nbatches--;
         }
@@ -485,6 +696,25 @@ static struct vk_batch *batch_for(struct vk_state *s, int n, int decode)
     return b;
 }
 
+/* Submits a batch's command buffer and waits; the profiled twin while profiling. */
+static int batch_run(struct vk_state *s, struct vk_batch *b, int decode)
+{
+    if (!g_prof.on || !s->ctx->ts_bits) {
+        if (g_prof.on)
+            g_prof.unsupported = 1;
+        return glow_vk_submit_wait(s->ctx, decode ? b->dec : b->enc);
+    }
+    int r;
+    if (!b->prof_cb[decode] && (r = record_profiled(s, b, decode)) < 0) {
+        prof_rec_free(s, &b->prof[decode]);
+        return r;
+    }
+    double t0 = gc_time();
+    if ((r = glow_vk_submit_wait(s->ctx, b->prof_cb[decode])) < 0)
+        return r;
+    return prof_collect(s, &b->prof[decode], decode, gc_time() - t0);
+}
+
 static void vk_destroy(void *state)
 {
     struct vk_state *s = state;
@@ -492,12 +722,8 @@ static void vk_destroy(void *state)
         return;
     if (s->ctx) {
         vkDeviceWaitIdle(s->ctx->dev);
-        for (int i = 0; i < s->nbatches; i++) {
-            if (s->batches[i].enc)
-                vkFreeCommandBuffers(s->ctx->dev, s->ctx->pool, 1, &s->batches[i].enc);
-            if (s->batches[i].dec)
-                vkFreeCommandBuffers(s->ctx->dev, s->ctx->pool, 1, &s->batches[i].dec);
-        }
+        for (int i = 0; i < s->nbatches; i++)
+            batch_free(s, &s->batches[i]);
         struct glow_vk_buf *bufs[] = {&s->weights, &s->x, &s->y, &s->t1, &s->t2, &s->hb,
                                       &s->img, &s->lat, &s->ld, &s->io};
         for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
@@ -561,7 +787,7 @@ static int vk_encode(void *state, const uint8_t *images, int n, float *latents, 
             return -EIO;
         for (int j = 0; j < nb; j++)
             memcpy((uint8_t *)s->io.map + (size_t)j * s->img_bytes, images + (size_t)(i + j) * isz, isz);
-        int r = glow_vk_submit_wait(s->ctx, b->enc);
+        int r = batch_run(s, b, 0);
         if (r < 0)
             return r;
         memcpy(latents + (size_t)i * lsz, (uint8_t *)s->io.map + io_lat(s), (size_t)nb * lsz * sizeof(float));
@@ -589,7 +815,7 @@ static int vk_decode(void *state, const float *latents, int n, uint8_t *images)
         if (!b)
             return -EIO;
         memcpy((uint8_t *)s->io.map + io_lat(s), latents + (size_t)i * lsz, (size_t)nb * lsz * sizeof(float));
-        int r = glow_vk_submit_wait(s->ctx, b->dec);
+        int r = batch_run(s, b, 1);
         if (r < 0)
             return r;
         for (int j = 0; j < nb; j++)

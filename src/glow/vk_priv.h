@@ -158,4 +158,45 @@ struct glow_vk_gauss {
 };
 int glow_vk_rec_gauss(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_gauss *g);
 
+/* ---- GPU profile (vk.c): a timestamp after every recorded command (bench --profile, tests) ----
+ * glow_vk_profile_enable(1) clears the table; until glow_vk_profile_enable(0), every Vulkan
+ * encode/decode submits a separately recorded command buffer with timestamps (the normal
+ * recorded buffers stay as they are) and adds each command's GPU time to the table, keyed by
+ * direction, op class and shape. Process-wide and not thread-safe: for benchmarks and tests. */
+enum glow_vk_prof_class {
+    GLOW_VK_PROF_FOLD,     /* 1x1 C -> C: actnorm + invconv folded (and level_post) */
+    GLOW_VK_PROF_CONV1,    /* 3x3 C/2 (+edge) -> width, actnorm, ReLU */
+    GLOW_VK_PROF_CONV2,    /* 1x1 width -> width, actnorm, ReLU */
+    GLOW_VK_PROF_CONV3,    /* 3x3 width (+edge) -> C (affine) or C/2 (additive) */
+    GLOW_VK_PROF_PRIOR,    /* 3x3 split prior C/2 (+edge) -> C */
+    GLOW_VK_PROF_COUPLING, /* coupling update */
+    GLOW_VK_PROF_GAUSS,    /* split and top priors: eps or z, log-density */
+    GLOW_VK_PROF_SQUEEZE,  /* squeeze between levels */
+    GLOW_VK_PROF_PREPOST,  /* preprocess / postprocess */
+    GLOW_VK_PROF_COPY,     /* copies between the host-visible buffer and the arena, fills */
+    GLOW_VK_PROF_N
+};
+extern const char *const glow_vk_prof_names[GLOW_VK_PROF_N];
+struct glow_vk_prof_entry {
+    int dir;           /* 0 encode, 1 decode */
+    int cls;           /* enum glow_vk_prof_class */
+    int ks, cin, cout; /* convolutions (cin counts the edge channel), else 0 */
+    long m;            /* pixels of the batch (convolutions), else 0 */
+    long calls;        /* commands summed */
+    double ms;         /* their GPU time, summed */
+    double flop;       /* 2 * multiply-adds, summed (convolutions) */
+};
+struct glow_vk_prof_total {
+    int submissions;   /* profiled submissions */
+    long commands;     /* timed commands, summed */
+    double gpu_ms;     /* first to last timestamp, summed */
+    double wall_ms;    /* host time of submit + wait, summed */
+};
+void glow_vk_profile_enable(int on);
+/* The table so far (valid until the next enable(1)); returns its length. */
+int glow_vk_profile_entries(const struct glow_vk_prof_entry **e);
+void glow_vk_profile_total(int dir, struct glow_vk_prof_total *t);
+/* 1 when a device without timestamps on its compute queue was asked to profile. */
+int glow_vk_profile_unsupported(void);
+
 #endif
