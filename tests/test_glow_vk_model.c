@@ -6,7 +6,8 @@
  *
  *   test_glow_vk_model TMPDIR [IDENTITIES_DIR]
  *   test_glow_vk_model --check MODEL N [--ref]   (GPU machines: fp16/coopmat against fp32
- *       on any model, N synthetic faces; --ref also fp32 against the reference)
+ *       on any model, N synthetic faces, and the fp32 kernels v2 against v1; --ref also fp32
+ *       against the reference)
  * Relative error = max |vulkan - reference| / max |reference| over a batch's latents. */
 #include <dirent.h>
 #include <math.h>
@@ -26,6 +27,7 @@
 #define LAT_BOUND_FP16 5e-3 /* fp16 operands in every convolution */
 #define LAT_BOUND_FP16_DEEP 2e-2 /* --check: trained and OpenAI-size models (measured 6.6e-3 on glowcam-64) */
 #define BPD_BOUND 1e-5      /* absolute, bits/dim */
+#define LAT_BOUND_V2_DEEP 1e-4 /* --check: two fp32 summation orders through up to 6 x 32 steps */
 
 static int failures;
 /* --check on arbitrary (trained) models and synthetic faces: decoding is ill-conditioned
@@ -290,7 +292,11 @@ static int check_model(const char *path, int n, int with_ref)
                     img[(((size_t)k * S + y) * S + x) * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
                 }
     }
+    setenv("GLOWCAM_VK_CONV", "v1", 1);
     glow_engine *f32 = engine(m, GLOW_BACKEND_VULKAN, n, 0), *f16 = engine(m, GLOW_BACKEND_VULKAN, n, 1);
+    setenv("GLOWCAM_VK_CONV", "v2", 1);
+    glow_engine *v2 = engine(m, GLOW_BACKEND_VULKAN, n, 0);
+    unsetenv("GLOWCAM_VK_CONV");
     char tag[512];
     if (f32 && f16) {
         printf("fp32: %s\nfp16: %s\n", glow_engine_describe(f32), glow_engine_describe(f16));
@@ -298,6 +304,13 @@ static int check_model(const char *path, int n, int with_ref)
                  c->depth, c->width);
         compare(tag, m, f32, f16, img, n, LAT_BOUND_FP16_DEEP, 0);
     }
+    if (f32 && v2) {
+        printf("fp32 v2: %s\n", glow_engine_describe(v2));
+        snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp32 v2 vs v1", c->name, c->image_size, c->n_levels,
+                 c->depth, c->width);
+        compare(tag, m, f32, v2, img, n, LAT_BOUND_V2_DEEP, 0);
+    }
+    glow_engine_free(&v2);
     if (with_ref && f32) {
         glow_engine *ref = engine(m, GLOW_BACKEND_REFERENCE, n, 0);
         snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp32 vs reference", c->name, c->image_size,

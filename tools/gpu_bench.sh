@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# gpu_bench.sh: glowcam's Vulkan backend on one GPU machine, in one call: correctness
-# (every shader and whole models against the CPU reference, fp16/cooperative-matrix
-# against fp32 on an OpenAI-size model), then speed against PyTorch on CUDA (fp32, same
-# weights, same batch) for the OpenAI configurations (6 levels, depth 32, width 512)
-# at 64x64, 128x128 and 256x256.
+# gpu_bench.sh: glowcam's Vulkan backend on one GPU machine, in one call, the most telling
+# steps first, within a time budget (GPU_BENCH_BUDGET seconds, default 420; a step that no
+# longer fits is skipped and says so):
+#   1. every shader against its CPU twin (fp32 conv kernels v1 and v2, the fp16 layout,
+#      the cooperative matrix where offered);
+#   2. the OpenAI configurations (6 levels, depth 32, width 512), 256x256 first, then 64
+#      and 128: the two fp32 conv kernels (GLOWCAM_VK_CONV=v1|v2) and the fp16
+#      cooperative-matrix path timed at one batch each, with a GPU profile (timestamps:
+#      where the time goes per op class and conv shape, GFLOP/s);
+#   3. PyTorch on CUDA (fp32 and TF32, same weights, same batch) on the same models;
+#   4. whole models against the reference; fp16 and fp32 v2 against v1 at OpenAI size;
+#   5. batch 1 (glowcam and PyTorch); fp16 and v2 checks on the shipped trained models.
+# Everything lands in $OUT as it goes (gpu_bench.log, results.txt, one log per glowcam run
+# with its profile tables), so a run that is cut short still returns what it measured.
 #
 #   tools/gpu_bench.sh --prepare   here: builds .gpu/ (glow-bench and the two Vulkan test
 #                                  programs, glow module only, + libcjson) to carry there
@@ -75,28 +84,33 @@ stamp "machine"
 nvidia-smi -L 2>/dev/null || echo "(no nvidia-smi)"
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1 | tail -1
 
+
 TMP=$(mktemp -d /tmp/gpu_bench.XXXXXX)
 FAILED=0
+if [ $QUICK = 1 ]; then BUDGET=${GPU_BENCH_BUDGET:-100000}; else BUDGET=${GPU_BENCH_BUDGET:-420}; fi
+left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
+# does a step that needs $1 seconds still fit? (else it says it is skipped)
+have() { [ "$(left)" -ge "$1" ] && return 0; echo "   skipped: $2 (budget: $(left)s of ${BUDGET}s left)"; return 1; }
+# a step's timeout: $1 seconds, cut to what is left of the budget
+tmo() { local l; l=$(left); if [ "$l" -lt "$1" ]; then echo $(( l > 10 ? l : 10 )); else echo "$1"; fi; }
 
-# ---- correctness: shaders and tiny models against the CPU reference ----
-stamp "shader tests (fp32, fp16 layout, cooperative matrix where offered)"
-timeout 240 "$BIN/test_glow_vk_ops" > "$TMP/ops.log" 2>&1; rc=$?
-grep -E "Vulkan device|FAIL|coopmat|PASS" "$TMP/ops.log" | head -40
-awk '/max_rel=/ {split($0,a,"max_rel="); split(a[2],b," "); k=($1=="fp32"||$1=="fp16"||$1=="coopmat")?$1" conv":"other ops"; if (!(k in mx) || b[1]+0 > mx[k]) mx[k]=b[1]+0} END {for (k in mx) printf "  worst %-12s max_rel %.2e\n", k, mx[k]}' "$TMP/ops.log"
+# ---- 1. every shader against its CPU twin ----
+stamp "shader tests (fp32 v1 and v2, fp16 layout, cooperative matrix where offered)"
+timeout "$(tmo 150)" "$BIN/test_glow_vk_ops" > "$TMP/ops.log" 2>&1; rc=$?
+grep -E "Vulkan device|FAIL|coopmat:|PASS" "$TMP/ops.log" | head -30
+awk '/max_rel=/ {split($0,a,"max_rel="); split(a[2],b," "); k=($1=="fp32"||$1=="fp32v2"||$1=="fp16"||$1=="coopmat")?$1" conv":"other ops"; if (!(k in mx) || b[1]+0 > mx[k]) mx[k]=b[1]+0} END {for (k in mx) printf "  worst %-14s max_rel %.2e\n", k, mx[k]}' "$TMP/ops.log"
 [ $rc -eq 0 ] || { FAILED=1; echo "shader tests: FAILED (rc $rc)"; tail -20 "$TMP/ops.log"; }
-stamp "whole-model tests against the reference"
-timeout 240 "$BIN/test_glow_vk_model" "$TMP/models" > "$TMP/model.log" 2>&1; rc=$?
-grep -E "latent max_rel|FAIL|PASS|Vulkan device" "$TMP/model.log" | head -40
-[ $rc -eq 0 ] || { FAILED=1; echo "model tests: FAILED (rc $rc)"; tail -20 "$TMP/model.log"; }
+cp "$TMP/ops.log" "$OUTDIR/" 2>/dev/null
 
 # ---- the models: OpenAI configurations with random weights ----
 if [ $QUICK = 1 ]; then
-    SIZES="16 32"; MODEL_ARGS="--levels 2 --depth 2 --width 32"
-    batches() { echo "1 4"; }
+    SIZES="32 16"; MODEL_ARGS="--levels 2 --depth 2 --width 32"
+    batch_main() { echo 4; }
 else
-    SIZES="64 128 256"; MODEL_ARGS="--levels 6 --depth 32 --width 512"
-    batches() { case $1 in 64) echo "1 8 32";; 128) echo "1 8 16";; *) echo "1 4 8";; esac; }
+    SIZES="256 64 128"; MODEL_ARGS="--levels 6 --depth 32 --width 512"
+    batch_main() { case $1 in 64) echo 32;; 128) echo 16;; *) echo 8;; esac; }
 fi
+iters_for() { if [ $QUICK = 1 ] || [ "$1" = 256 ]; then echo 2; else echo 3; fi; }
 stamp "making models ($MODEL_ARGS, additive, 5 bits)"
 for S in $SIZES; do
     "$PY" tools/make_random_model.py -o "$TMP/openai-$S.safetensors" --size "$S" $MODEL_ARGS \
@@ -104,59 +118,68 @@ for S in $SIZES; do
 done
 ls -la "$TMP"/openai-*.safetensors
 
-# ---- fp16 / cooperative matrix against fp32 on the smallest OpenAI-size model ----
-S0=${SIZES%% *}
-stamp "fp16 path against fp32 on openai-$S0"
-timeout 180 "$BIN/test_glow_vk_model" --check "$TMP/openai-$S0.safetensors" 4 2>&1 | grep -vE "^\s*$" | tail -12 ||
-    echo "(fp16 check reported failures: see above)"
-
-# ---- and on the shipped trained models (trained weights, not random ones) ----
-for M in models/glowcam-64.safetensors models/glowcam-128.safetensors; do
-    [ -f "$M" ] && [ $QUICK = 0 ] || continue  # minutes on lavapipe
-    stamp "fp16 path against fp32 on $M"
-    timeout 120 "$BIN/test_glow_vk_model" --check "$M" 4 2>&1 | grep -E "max_rel|diff|round trip|PASS|FAIL" || true
-done
-
-# ---- glowcam speed ----
+# ---- 2. glowcam speed: the fp32 kernels v1 and v2, the cooperative-matrix path ----
 RES=$OUTDIR/results.txt
 : > "$RES"
+VARIANTS="v1 v2 coopmat"
+# run_glow SIZE BATCH VARIANT [--profile]: one glow-bench run; its whole log stays in $OUT
+run_glow() {
+    local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v1 log line
+    case $V in v2) conv=v2;; coopmat) mma=coopmat;; esac
+    log=$OUTDIR/glow-$S-b$B-$V.log
+    stamp "glowcam $S x $S, batch $B, $V${P:+ (profiled)}"
+    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv timeout "$(tmo 150)" "$BIN/glow-bench" \
+        -m "$TMP/openai-$S.safetensors" --backend vulkan --batch "$B" --iters "$(iters_for "$S")" --warmup 1 $P \
+        > "$log" 2>&1
+    grep -E "^engine:|^encode|^decode|error|^  (encode|decode):" "$log"
+    if [ -n "$P" ]; then  # the per-class table and the slowest conv shapes
+        sed -n '/^where the GPU time goes/,/^convolutions by shape/p' "$log" | grep -v '^convolutions by shape'
+        grep -A7 '^convolutions by shape' "$log"
+        grep '^profile ' "$log" | sed "s/^profile /profile size=$S batch=$B var=$V /" >> "$RES"
+    fi
+    line=$(grep '^result' "$log")
+    [ -n "$line" ] && echo "glowcam size=$S var=$V $line" >> "$RES"
+}
 for S in $SIZES; do
-    for MMA in fp32 coopmat; do
-        for B in $(batches "$S"); do
-            if [ $QUICK = 1 ]; then it=2; else it=$(( S == 256 ? 3 : 5 )); fi
-            stamp "glowcam $S x $S, $MMA, batch $B"
-            GLOWCAM_VK_MMA=$MMA timeout 150 "$BIN/glow-bench" -m "$TMP/openai-$S.safetensors" --backend vulkan \
-                --batch "$B" --iters "$it" --warmup 1 > "$TMP/b.log" 2>&1
-            grep -E "^engine:|^encode|^decode|^result|error" "$TMP/b.log"
-            line=$(grep '^result' "$TMP/b.log")
-            [ -n "$line" ] && echo "glowcam size=$S mma=$MMA $line" >> "$RES"
-        done
+    B=$(batch_main "$S")
+    for V in $VARIANTS; do
+        have "$([ "$S" = 256 ] && echo 60 || echo 30)" "glowcam $S batch $B $V" && run_glow "$S" "$B" "$V" --profile
     done
 done
-
-# ---- PyTorch on CUDA, fp32, same weights and batches ----
-stamp "PyTorch fp32 on the same models"
-"$PY" - "$TMP" "$QUICK" "$RES" $SIZES <<'EOF'
+# ---- 3. PyTorch on CUDA, fp32 (and TF32 at the larger batches), same weights and batches ----
+# run_torch NEED_S SIZE:BATCH...: one python process over those runs, within the budget
+run_torch() {
+    local need=$1; shift
+    have "$need" "PyTorch $*" || return 0
+    timeout "$(tmo 300)" "$PY" - "$TMP" "$QUICK" "$RES" "$(( T0 + BUDGET - 10 ))" "$@" <<'EOF'
 import sys, time
 import numpy as np
 import torch
 sys.path.insert(0, "tools")
 import glow_torch as gt
-tmp, quick, res, sizes = sys.argv[1], sys.argv[2] == "1", sys.argv[3], [int(s) for s in sys.argv[4:]]
+tmp, quick, res, deadline = sys.argv[1], sys.argv[2] == "1", sys.argv[3], float(sys.argv[4])
+runs = {}  # size -> batches, in the order given ("256:8 64:32 ...")
+for a in sys.argv[5:]:
+    s, b = a.split(":")
+    runs.setdefault(int(s), []).append(int(b))
 dev = "cuda" if torch.cuda.is_available() else "cpu"
 torch.backends.cudnn.allow_tf32 = False      # fp32 proper (PyTorch's default lets convolutions use TF32)
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.benchmark = True
 if dev == "cpu":
     torch.set_num_threads(2)
-def batches(s):
-    return [1, 4] if quick else {64: [1, 8, 32], 128: [1, 8, 16]}.get(s, [1, 4, 8])
 out = open(res, "a")
-for s in sizes:
+for s in runs:
+    if time.time() > deadline - 25:
+        print("   skipped: PyTorch %d (budget)" % s)
+        continue
     m = gt.Glow.from_file("%s/openai-%d.safetensors" % (tmp, s)).to(dev).eval()
     rng = np.random.default_rng(1)
-    for b in batches(s):
-        for tf32 in ([False] if quick or b != batches(s)[-1] else [False, True]):
+    for b in runs[s]:
+        for tf32 in ([False] if quick or b == 1 else [False, True]):
+            if time.time() > deadline - 10:
+                print("   skipped: PyTorch %d batch %d (budget)" % (s, b))
+                continue
             torch.backends.cudnn.allow_tf32 = tf32
             img = rng.integers(0, 256, size=(b, s, s, 3), dtype=np.uint8)
             u8 = torch.from_numpy(img).to(dev)
@@ -165,7 +188,7 @@ for s in sizes:
                 m.decode(z)
                 if dev == "cuda":
                     torch.cuda.synchronize()
-                it = 2 if quick else (3 if s == 256 else 5)
+                it = 2 if quick or s == 256 else 3
                 t0 = time.time()
                 for _ in range(it):
                     z, _ = m.encode(u8)
@@ -185,36 +208,88 @@ for s in sizes:
                 tag, s, b, enc / b * 1e3, dec / b * 1e3, b / (enc + dec), mism, dev)
             print(line, flush=True)
             out.write(line + "\n")
+            out.flush()
     del m
     if dev == "cuda":
         torch.cuda.empty_cache()
 EOF
+}
+stamp "PyTorch on the same models"
+runs=""; for S in $SIZES; do runs="$runs $S:$(batch_main "$S")"; done
+run_torch 40 $runs
+
+# ---- 4. whole models against the reference; fp16 and v2 against v1 at OpenAI size ----
+stamp "whole-model tests against the reference (fp32 v1 and v2, fp16, profile)"
+if have 30 "whole-model tests"; then
+    timeout "$(tmo 120)" "$BIN/test_glow_vk_model" "$TMP/models" > "$TMP/model.log" 2>&1; rc=$?
+    grep -E "latent max_rel|FAIL|PASS|Vulkan device|wall time" "$TMP/model.log" | head -40
+    [ $rc -eq 0 ] || { FAILED=1; echo "model tests: FAILED (rc $rc)"; tail -20 "$TMP/model.log"; }
+    cp "$TMP/model.log" "$OUTDIR/" 2>/dev/null
+fi
+S0=$(echo $SIZES | tr ' ' '\n' | sort -n | head -1)
+stamp "fp16 and fp32 v2 against fp32 v1 on openai-$S0"
+if have 30 "the openai-$S0 check"; then
+    timeout "$(tmo 120)" "$BIN/test_glow_vk_model" --check "$TMP/openai-$S0.safetensors" 4 2>&1 | grep -vE "^\s*$" |
+        tail -16 || echo "(the check reported failures: see above)"
+fi
+# ---- 5. batch 1: latency (glowcam without profile, then PyTorch) ----
+for S in $SIZES; do
+    for V in $VARIANTS; do
+        have "$([ "$S" = 256 ] && echo 40 || echo 25)" "glowcam $S batch 1 $V" && run_glow "$S" 1 "$V"
+    done
+done
+stamp "PyTorch at batch 1"
+runs=""; for S in $SIZES; do runs="$runs $S:1"; done
+run_torch 30 $runs
+# fp16 and fp32 v2 against v1 on the shipped trained models (trained weights, not random ones)
+for M in models/glowcam-64.safetensors models/glowcam-128.safetensors; do
+    [ -f "$M" ] && [ $QUICK = 0 ] || continue  # minutes on lavapipe
+    stamp "fp16 and fp32 v2 against fp32 v1 on $M"
+    have 40 "the $M check" &&
+        { timeout "$(tmo 90)" "$BIN/test_glow_vk_model" --check "$M" 4 2>&1 | grep -E "max_rel|diff|PASS|FAIL" || true; }
+done
 
 # ---- summary ----
 stamp "summary (faces/s = encode+decode per second)"
 "$PY" - "$RES" <<'EOF'
 import re, sys
-rows = {}
+rows, prof = {}, {}
 for line in open(sys.argv[1]):
     kv = dict(re.findall(r"(\w+)=(\S+)", line))
+    if line.startswith("profile "):
+        if "class" in kv:
+            prof.setdefault((int(kv["size"]), kv["var"]), []).append(kv)
+        continue
     s, b = int(kv["size"]), int(kv["batch"])
-    key = line.split()[0] + ("/" + kv["mma"] if "mma" in kv else "")
+    key = line.split()[0] + ("/" + kv["var"] if "var" in kv else "")
     rows.setdefault((s, b), {})[key] = float(kv["faces_per_s"])
-print("%5s %5s %14s %14s %12s %12s %10s %10s" % ("size", "batch", "glowcam fp32", "glowcam fp16", "torch fp32",
-                                                  "torch tf32", "fp32/torch", "best/torch"))
+cols = ["glowcam/v1", "glowcam/v2", "glowcam/coopmat", "torch", "torch_tf32"]
+print("%5s %5s %10s %10s %10s %11s %11s %8s %8s" % ("size", "batch", "fp32 v1", "fp32 v2", "coopmat", "torch fp32",
+                                                   "torch tf32", "fp32/pt", "best/pt"))
 best256 = ratio256 = 0
 for (s, b) in sorted(rows):
     r = rows[(s, b)]
-    g32, g16, t, t32 = r.get("glowcam/fp32", 0), r.get("glowcam/coopmat", 0), r.get("torch", 0), r.get("torch_tf32", 0)
-    best = max(g32, g16)
-    print("%5d %5d %14.2f %14.2f %12.2f %12s %10s %10s" % (s, b, g32, g16, t, "%.2f" % t32 if t32 else "-",
-          "%.2f" % (g32 / t) if t else "-", "%.2f" % (best / t) if t else "-"))
+    v = [r.get(c, 0) for c in cols]
+    g32, best, t = max(v[0], v[1]), max(v[:3]), v[3]
+    print("%5d %5d %10.2f %10.2f %10.2f %11.2f %11s %8s %8s" % (s, b, v[0], v[1], v[2], t,
+          "%.2f" % v[4] if v[4] else "-", "%.2f" % (g32 / t) if t else "-", "%.2f" % (best / t) if t else "-"))
     if s == 256 and best > best256:
         best256, ratio256 = best, best / t if t else 0
+for (s, b) in sorted(rows):
+    v1, v2 = rows[(s, b)].get("glowcam/v1", 0), rows[(s, b)].get("glowcam/v2", 0)
+    if v1 and v2:
+        print("fp32 kernel at %d batch %d: %s faster (v2/v1 = %.2f)" % (s, b, "v2" if v2 > v1 else "v1", v2 / v1))
 if best256:
     print("256x256: best %.1f faces/s (goal >= 100), %.2fx PyTorch fp32 at that batch (goal >= 2)" % (best256, ratio256))
+if prof:
+    print("\nGPU time per encode call by op class, ms | GFLOP/s (profiled runs; tables in glow-SIZE-bB-VAR.log):")
+    names = [k["class"] for k in next(iter(prof.values()))]
+    print("%5s %-8s" % ("size", "var") + "".join("%15s" % n for n in names))
+    for (s, v) in sorted(prof):
+        d = {k["class"]: k for k in prof[(s, v)]}
+        print("%5d %-8s" % (s, v) + "".join("%15s" % ("%.2f|%.3g" % (float(d[n]["encode_ms"]), float(d[n]["gflops"])))
+                                            if n in d else "-" for n in names))
 EOF
-stamp "done (correctness: $([ $FAILED = 0 ] && echo passed || echo FAILED))"
-cp "$TMP"/*.log "$OUTDIR/" 2>/dev/null
+stamp "done (correctness: $([ $FAILED = 0 ] && echo passed || echo FAILED)); budget ${BUDGET}s"
 rm -rf "$TMP"
 exit $FAILED
