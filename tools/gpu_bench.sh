@@ -111,12 +111,17 @@ else
     batch_main() { case $1 in 64) echo 32;; 128) echo 16;; *) echo 8;; esac; }
 fi
 iters_for() { if [ $QUICK = 1 ] || [ "$1" = 256 ]; then echo 2; else echo 3; fi; }
-stamp "making models ($MODEL_ARGS, additive, 5 bits)"
-for S in $SIZES; do
-    "$PY" tools/make_random_model.py -o "$TMP/openai-$S.safetensors" --size "$S" $MODEL_ARGS \
-        --coupling additive --n-bits 5 --seed "$S" --name "openai-config-$S" || { echo "make_random_model failed"; exit 1; }
-done
-ls -la "$TMP"/openai-*.safetensors
+# model SIZE: makes openai-SIZE on first use (so that the 256 runs start early)
+model() {
+    local f=$TMP/openai-$1.safetensors
+    if [ ! -f "$f" ]; then
+        stamp "making openai-$1 ($MODEL_ARGS, additive, 5 bits)" >&2
+        "$PY" tools/make_random_model.py -o "$f" --size "$1" $MODEL_ARGS --coupling additive --n-bits 5 \
+            --seed "$1" --name "openai-config-$1" >&2 || { echo "make_random_model failed" >&2; exit 1; }
+        ls -la "$f" >&2
+    fi
+    echo "$f"
+}
 
 # ---- 2. glowcam speed: the fp32 kernels v1 and v2, the cooperative-matrix path ----
 RES=$OUTDIR/results.txt
@@ -129,7 +134,7 @@ run_glow() {
     log=$OUTDIR/glow-$S-b$B-$V.log
     stamp "glowcam $S x $S, batch $B, $V${P:+ (profiled)}"
     GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv timeout "$(tmo 150)" "$BIN/glow-bench" \
-        -m "$TMP/openai-$S.safetensors" --backend vulkan --batch "$B" --iters "$(iters_for "$S")" --warmup 1 $P \
+        -m "$(model "$S")" --backend vulkan --batch "$B" --iters "$(iters_for "$S")" --warmup 1 $P \
         > "$log" 2>&1
     grep -E "^engine:|^encode|^decode|error|^  (encode|decode):" "$log"
     if [ -n "$P" ]; then  # the per-class table and the slowest conv shapes
@@ -142,6 +147,7 @@ run_glow() {
 }
 for S in $SIZES; do
     B=$(batch_main "$S")
+    model "$S" > /dev/null
     for V in $VARIANTS; do
         have "$([ "$S" = 256 ] && echo 60 || echo 30)" "glowcam $S batch $B $V" && run_glow "$S" "$B" "$V" --profile
     done
@@ -215,7 +221,7 @@ for s in runs:
 EOF
 }
 stamp "PyTorch on the same models"
-runs=""; for S in $SIZES; do runs="$runs $S:$(batch_main "$S")"; done
+runs=""; for S in $SIZES; do model "$S" > /dev/null; runs="$runs $S:$(batch_main "$S")"; done
 run_torch 40 $runs
 
 # ---- 4. whole models against the reference; fp16 and v2 against v1 at OpenAI size ----
@@ -229,7 +235,7 @@ fi
 S0=$(echo $SIZES | tr ' ' '\n' | sort -n | head -1)
 stamp "fp16 and fp32 v2 against fp32 v1 on openai-$S0"
 if have 30 "the openai-$S0 check"; then
-    timeout "$(tmo 120)" "$BIN/test_glow_vk_model" --check "$TMP/openai-$S0.safetensors" 4 2>&1 | grep -vE "^\s*$" |
+    timeout "$(tmo 120)" "$BIN/test_glow_vk_model" --check "$(model "$S0")" 4 2>&1 | grep -vE "^\s*$" |
         tail -16 || echo "(the check reported failures: see above)"
 fi
 # ---- 5. batch 1: latency (glowcam without profile, then PyTorch) ----
