@@ -14,7 +14,10 @@
 //  - two shared stages: the next k-tile's global loads are issued into registers before the
 //    current tile's arithmetic and stored after it (one barrier per k-tile);
 //  - each loader's pixel offset and the 3x3 taps inside the image are computed once, so the
-//    A loads in the k loop have no divisions.
+//    A loads in the k loop have no divisions;
+//  - the kernel size and edge padding come from flags, not specialization constants: they
+//    only steer per-tile work, and three pipelines instead of nine keep lavapipe's shader
+//    compilation (the test suite's cold start) short.
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 #ifndef TILE
@@ -34,9 +37,9 @@ const uint BS4 = BN / 4u;          // vec4 per k row of Bs
 const uint APT = BM * BK / 4u / 256u; // A vec4 loads per invocation and tile: 1 or 2
 const uint BV = BK * BN / 4u;      // B vec4 per tile: 256, 128 or 32
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint KS = 3;  // 1 or 3
-layout(constant_id = 1) const uint EDGE = 0;
 #include "conv_pc.glsl"
+#define KS ((pc.flags & GC_CONV_KS3) != 0u ? 3u : 1u)
+#define EDGE ((pc.flags & GC_CONV_EDGE) != 0u ? 1u : 0u)
 #include "conv_load.glsl"
 
 shared vec4 As[2u * BK * AS4];

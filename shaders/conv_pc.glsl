@@ -1,8 +1,10 @@
 // Push constants of conv.comp, conv2.comp and conv_cm.comp: must match struct glow_vk_pc_conv in vk_priv.h.
 // VEC4: src, src_stride and src_off allow vec4 loads; WVEC4: w and cout allow vec4 loads;
-// DVEC4: dst, dst_stride and dst_off allow vec4 stores (the last two: conv2.comp only).
+// DVEC4: dst, dst_stride and dst_off allow vec4 stores; KS3: 3x3 (else 1x1); EDGE: edge
+// padding (WVEC4 and later: read by conv2.comp only; the others take KS and EDGE as
+// specialization constants).
 const uint GC_CONV_BIAS = 1u, GC_CONV_SCALE = 2u, GC_CONV_RELU = 4u, GC_CONV_VEC4 = 8u;
-const uint GC_CONV_WVEC4 = 16u, GC_CONV_DVEC4 = 32u;
+const uint GC_CONV_WVEC4 = 16u, GC_CONV_DVEC4 = 32u, GC_CONV_KS3 = 64u, GC_CONV_EDGE = 128u;
 layout(push_constant) uniform PC {
     FBufRO src;   // [M][src_stride], channels [src_off, src_off + cin)
     FBufRO w;     // [KS*KS*cin_pad][cout], k = tap * cin_pad + ci

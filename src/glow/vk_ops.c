@@ -67,6 +67,7 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
         pc.flags |= GLOW_VK_CONV_WVEC4;
     if (c->dst % 16 == 0 && c->dst_stride % 4 == 0 && c->dst_off % 4 == 0)
         pc.flags |= GLOW_VK_CONV_DVEC4;
+    pc.flags |= (c->ks == 3 ? GLOW_VK_CONV_KS3 : 0) | (edge ? GLOW_VK_CONV_EDGE : 0);
     /* tile shapes: must match conv.comp (BM 128, BN 16|64|128) and conv_cm.comp (BM 128,
      * VARIANT 1|0|2 = BN 16|64|128) */
     const int variant = c->cout <= 24 ? 1 : c->cout <= 96 ? 0 : 2;
@@ -79,8 +80,8 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
         spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
     } else if (ctx->conv_v2) {
-        /* must match the TILE shapes of conv2.comp */
-        nspec = 2;
+        /* must match the TILE shapes of conv2.comp (KS and EDGE in the flags) */
+        nspec = 0;
         if (c->cout > 64)
             sh = GLOW_VK_SH_CONV2_T0, bm = 128, bn = 128;
         else if (c->cout > 32)

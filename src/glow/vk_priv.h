@@ -107,7 +107,7 @@ VkPipeline glow_vk_pipeline(struct glow_vk_ctx *ctx, enum glow_vk_shader sh, con
 /* Push constants: must match shaders/conv_pc.glsl. */
 enum {
     GLOW_VK_CONV_BIAS = 1, GLOW_VK_CONV_SCALE = 2, GLOW_VK_CONV_RELU = 4, GLOW_VK_CONV_VEC4 = 8,
-    GLOW_VK_CONV_WVEC4 = 16, GLOW_VK_CONV_DVEC4 = 32 /* conv2.comp only */
+    GLOW_VK_CONV_WVEC4 = 16, GLOW_VK_CONV_DVEC4 = 32, GLOW_VK_CONV_KS3 = 64, GLOW_VK_CONV_EDGE = 128 /* conv2.comp only */
 };
 struct glow_vk_pc_conv {
     VkDeviceAddress src, w, bias, scale, dst;
