@@ -297,6 +297,9 @@ static int check_model(const char *path, int n, int with_ref)
     setenv("GLOWCAM_VK_CONV", "v2", 1);
     glow_engine *v2 = engine(m, GLOW_BACKEND_VULKAN, n, 0);
     unsetenv("GLOWCAM_VK_CONV");
+    setenv("GLOWCAM_VK_CM", "v2", 1);
+    glow_engine *h2 = engine(m, GLOW_BACKEND_VULKAN, n, 1);
+    unsetenv("GLOWCAM_VK_CM");
     char tag[512];
     if (f32 && f16) {
         printf("fp32: %s\nfp16: %s\n", glow_engine_describe(f32), glow_engine_describe(f16));
@@ -310,7 +313,14 @@ static int check_model(const char *path, int n, int with_ref)
                  c->depth, c->width);
         compare(tag, m, f32, v2, img, n, LAT_BOUND_V2_DEEP, 0);
     }
+    if (f32 && h2) {
+        printf("fp16 v2: %s\n", glow_engine_describe(h2));
+        snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp16 v2 (GLOWCAM_VK_CM=v2) vs fp32", c->name,
+                 c->image_size, c->n_levels, c->depth, c->width);
+        compare(tag, m, f32, h2, img, n, LAT_BOUND_FP16_DEEP, 0);
+    }
     glow_engine_free(&v2);
+    glow_engine_free(&h2);
     if (with_ref && f32) {
         glow_engine *ref = engine(m, GLOW_BACKEND_REFERENCE, n, 0);
         snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp32 vs reference", c->name, c->image_size,
@@ -379,6 +389,16 @@ int main(int argc, char **argv)
             if (ref && h)
                 compare(tag, m, ref, h, img, 4, LAT_BOUND_FP16, 0);
             glow_engine_free(&h);
+            if (i == 4) { /* conv_cm2.comp (GLOWCAM_VK_CM=v2) takes the width-104 convolutions */
+                setenv("GLOWCAM_VK_CM", "v2", 1);
+                h = engine(m, GLOW_BACKEND_VULKAN, 4, 1);
+                unsetenv("GLOWCAM_VK_CM");
+                snprintf(tag, sizeof(tag), "fp16v2 %s (S%d L%d K%d W%d)", models[i].name, c->image_size,
+                         c->n_levels, c->depth, c->width);
+                if (ref && h)
+                    compare(tag, m, ref, h, img, 4, LAT_BOUND_FP16, 0);
+                glow_engine_free(&h);
+            }
         }
         free(img);
         glow_engine_free(&ref);

@@ -443,6 +443,11 @@ int main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             test_conv(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat" : "fp16");
+        /* conv_cm2.comp's layout (GLOWCAM_VK_CM=v2): the cases it takes, cout > 64 */
+        ctx->cm_v2 = 1;
+        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+            if (conv_cases[i].cout > 64)
+                test_conv(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat2" : "fp16v2");
     }
     glow_vk_ctx_free(&ctx);
 
@@ -453,6 +458,10 @@ int main(int argc, char **argv)
         printf("%s (%ux%ux%u)\n", why, ctx->cm_m, ctx->cm_n, ctx->cm_k);
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             test_conv(ctx, &conv_cases[i], FP16_BOUND, "coopmat");
+        ctx->cm_v2 = 1; /* conv_cm2.comp on tensor cores */
+        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+            if (conv_cases[i].cout > 64)
+                test_conv(ctx, &conv_cases[i], FP16_BOUND, "coopmat2");
     } else {
         printf("coopmat: this device has no VK_NV_cooperative_matrix; the fp16 pass above ran its tile layout\n");
     }

@@ -5,9 +5,10 @@
 #   1. every shader against its CPU twin (fp32 conv kernels v1 and v2, the fp16 layout,
 #      the cooperative matrix where offered);
 #   2. the OpenAI configurations (6 levels, depth 32, width 512), 256x256 first, then 64
-#      and 128: the two fp32 conv kernels (GLOWCAM_VK_CONV=v1|v2) and the fp16
-#      cooperative-matrix path timed at one batch each, with a GPU profile (timestamps:
-#      where the time goes per op class and conv shape, GFLOP/s);
+#      and 128: the two fp32 conv kernels (GLOWCAM_VK_CONV=v1|v2) and the two fp16
+#      cooperative-matrix kernels (coopmat, and cm2 = GLOWCAM_VK_CM=v2) timed at one batch
+#      each, with a GPU profile (timestamps: where the time goes per op class and conv
+#      shape, GFLOP/s);
 #   3. PyTorch on CUDA (fp32 and TF32, same weights, same batch) on the same models;
 #   4. whole models against the reference; fp16 and fp32 v2 against v1 at OpenAI size;
 #   5. batch 1 (glowcam and PyTorch); fp16 and v2 checks on the shipped trained models.
@@ -95,10 +96,10 @@ have() { [ "$(left)" -ge "$1" ] && return 0; echo "   skipped: $2 (budget: $(lef
 tmo() { local l; l=$(left); if [ "$l" -lt "$1" ]; then echo $(( l > 10 ? l : 10 )); else echo "$1"; fi; }
 
 # ---- 1. every shader against its CPU twin ----
-stamp "shader tests (fp32 v1 and v2, fp16 layout, cooperative matrix where offered)"
+stamp "shader tests (fp32 v1 and v2, fp16 layouts v1 and v2, cooperative matrix v1 and v2 where offered)"
 timeout "$(tmo 150)" "$BIN/test_glow_vk_ops" > "$TMP/ops.log" 2>&1; rc=$?
 grep -E "Vulkan device|FAIL|coopmat:|PASS" "$TMP/ops.log" | head -30
-awk '/max_rel=/ {split($0,a,"max_rel="); split(a[2],b," "); k=($1=="fp32"||$1=="fp32v2"||$1=="fp16"||$1=="coopmat")?$1" conv":"other ops"; if (!(k in mx) || b[1]+0 > mx[k]) mx[k]=b[1]+0} END {for (k in mx) printf "  worst %-14s max_rel %.2e\n", k, mx[k]}' "$TMP/ops.log"
+awk '/max_rel=/ {split($0,a,"max_rel="); split(a[2],b," "); k=($1 ~ /^(fp32|fp32v2|fp16|fp16v2|coopmat|coopmat2)$/)?$1" conv":"other ops"; if (!(k in mx) || b[1]+0 > mx[k]) mx[k]=b[1]+0} END {for (k in mx) printf "  worst %-14s max_rel %.2e\n", k, mx[k]}' "$TMP/ops.log"
 [ $rc -eq 0 ] || { FAILED=1; echo "shader tests: FAILED (rc $rc)"; tail -20 "$TMP/ops.log"; }
 cp "$TMP/ops.log" "$OUTDIR/" 2>/dev/null
 
@@ -126,14 +127,14 @@ model() {
 # ---- 2. glowcam speed: the fp32 kernels v1 and v2, the cooperative-matrix path ----
 RES=$OUTDIR/results.txt
 : > "$RES"
-VARIANTS="v1 v2 coopmat"
+VARIANTS="v1 v2 coopmat cm2"  # cm2: GLOWCAM_VK_CM=v2, conv_cm2.comp for the wide convolutions
 # run_glow SIZE BATCH VARIANT [--profile]: one glow-bench run; its whole log stays in $OUT
 run_glow() {
-    local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v1 log line
-    case $V in v2) conv=v2;; coopmat) mma=coopmat;; esac
+    local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v1 cm=v1 log line
+    case $V in v2) conv=v2;; coopmat) mma=coopmat;; cm2) mma=coopmat cm=v2;; esac
     log=$OUTDIR/glow-$S-b$B-$V.log
     stamp "glowcam $S x $S, batch $B, $V${P:+ (profiled)}"
-    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv timeout "$(tmo 150)" "$BIN/glow-bench" \
+    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv GLOWCAM_VK_CM=$cm timeout "$(tmo 150)" "$BIN/glow-bench" \
         -m "$(model "$S")" --backend vulkan --batch "$B" --iters "$(iters_for "$S")" --warmup 1 $P \
         > "$log" 2>&1
     grep -E "^engine:|^encode|^decode|error|^  (encode|decode):" "$log"
@@ -269,22 +270,26 @@ for line in open(sys.argv[1]):
     s, b = int(kv["size"]), int(kv["batch"])
     key = line.split()[0] + ("/" + kv["var"] if "var" in kv else "")
     rows.setdefault((s, b), {})[key] = float(kv["faces_per_s"])
-cols = ["glowcam/v1", "glowcam/v2", "glowcam/coopmat", "torch", "torch_tf32"]
-print("%5s %5s %10s %10s %10s %11s %11s %8s %8s" % ("size", "batch", "fp32 v1", "fp32 v2", "coopmat", "torch fp32",
-                                                   "torch tf32", "fp32/pt", "best/pt"))
+cols = ["glowcam/v1", "glowcam/v2", "glowcam/coopmat", "glowcam/cm2", "torch", "torch_tf32"]
+print("%5s %5s %9s %9s %9s %9s %11s %11s %8s %8s" % ("size", "batch", "fp32 v1", "fp32 v2", "coopmat", "cm2",
+                                                     "torch fp32", "torch tf32", "fp32/pt", "best/pt"))
 best256 = ratio256 = 0
 for (s, b) in sorted(rows):
     r = rows[(s, b)]
     v = [r.get(c, 0) for c in cols]
-    g32, best, t = max(v[0], v[1]), max(v[:3]), v[3]
-    print("%5d %5d %10.2f %10.2f %10.2f %11.2f %11s %8s %8s" % (s, b, v[0], v[1], v[2], t,
-          "%.2f" % v[4] if v[4] else "-", "%.2f" % (g32 / t) if t else "-", "%.2f" % (best / t) if t else "-"))
+    g32, best, t = max(v[0], v[1]), max(v[:4]), v[4]
+    print("%5d %5d %9.2f %9.2f %9.2f %9.2f %11.2f %11s %8s %8s" % (s, b, v[0], v[1], v[2], v[3], t,
+          "%.2f" % v[5] if v[5] else "-", "%.2f" % (g32 / t) if t else "-", "%.2f" % (best / t) if t else "-"))
     if s == 256 and best > best256:
         best256, ratio256 = best, best / t if t else 0
 for (s, b) in sorted(rows):
     v1, v2 = rows[(s, b)].get("glowcam/v1", 0), rows[(s, b)].get("glowcam/v2", 0)
     if v1 and v2:
         print("fp32 kernel at %d batch %d: %s faster (v2/v1 = %.2f)" % (s, b, "v2" if v2 > v1 else "v1", v2 / v1))
+    c1, c2 = rows[(s, b)].get("glowcam/coopmat", 0), rows[(s, b)].get("glowcam/cm2", 0)
+    if c1 and c2:
+        print("fp16 kernel at %d batch %d: %s faster (cm2/coopmat = %.2f)" % (s, b, "cm2" if c2 > c1 else "coopmat (v1)",
+                                                                            c2 / c1))
 if best256:
     print("256x256: best %.1f faces/s (goal >= 100), %.2fx PyTorch fp32 at that batch (goal >= 2)" % (best256, ratio256))
 if prof:

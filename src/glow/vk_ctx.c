@@ -264,6 +264,8 @@ static const struct {
     [GLOW_VK_SH_CONV2_T0] = {glow_spv_conv2_t0, &glow_spv_conv2_t0_size},
     [GLOW_VK_SH_CONV2_T1] = {glow_spv_conv2_t1, &glow_spv_conv2_t1_size},
     [GLOW_VK_SH_CONV2_T2] = {glow_spv_conv2_t2, &glow_spv_conv2_t2_size},
+    [GLOW_VK_SH_CONV_CM2] = {glow_spv_conv_cm2, &glow_spv_conv_cm2_size},
+    [GLOW_VK_SH_CONV_H2] = {glow_spv_conv_h2, &glow_spv_conv_h2_size},
 };
 
 int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma want_mma, char *describe,
@@ -337,6 +339,11 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     if (kv && *kv && strcmp(kv, "v1") && strcmp(kv, "v2"))
         gc_log(GC_LOG_WARN, "GLOWCAM_VK_CONV='%s' is neither v1 nor v2: using v1", kv);
     ctx->conv_v2 = kv && !strcmp(kv, "v2");
+    /* $GLOWCAM_VK_CM=v1|v2: the fp16 (cooperative-matrix) kernels of the wide convolutions */
+    kv = getenv("GLOWCAM_VK_CM");
+    if (kv && *kv && strcmp(kv, "v1") && strcmp(kv, "v2"))
+        gc_log(GC_LOG_WARN, "GLOWCAM_VK_CM='%s' is neither v1 nor v2: using v1", kv);
+    ctx->cm_v2 = kv && !strcmp(kv, "v2");
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
@@ -370,7 +377,8 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
                                        .pushConstantRangeCount = 1, .pPushConstantRanges = &pcr};
     VK_CHECK(vkCreatePipelineLayout(ctx->dev, &plci, NULL, &ctx->layout));
     for (int i = 0; i < GLOW_VK_N_SHADERS; i++) {
-        if ((i == GLOW_VK_SH_CONV_H && !ctx->has_f16) || (i == GLOW_VK_SH_CONV_CM && !ctx->has_coopmat))
+        if (((i == GLOW_VK_SH_CONV_H || i == GLOW_VK_SH_CONV_H2) && !ctx->has_f16) ||
+            ((i == GLOW_VK_SH_CONV_CM || i == GLOW_VK_SH_CONV_CM2) && !ctx->has_coopmat))
             continue; /* their capabilities would be rejected */
         VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                          .codeSize = *spv[i].size, .pCode = spv[i].code};
@@ -386,7 +394,9 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     if (describe)
         snprintf(describe, describe_size, "Vulkan device %d, %s (%s, %s), %s convolutions%s", device,
                  ctx->props.deviceName, type_name(ctx->props.deviceType), why, glow_vk_mma_name(ctx->mma),
-                 ctx->mma == GLOW_VK_MMA_FP32 ? (ctx->conv_v2 ? " (conv2.comp, v2)" : " (conv.comp, v1)") : "");
+                 ctx->mma == GLOW_VK_MMA_FP32 ? (ctx->conv_v2 ? " (conv2.comp, v2)" : " (conv.comp, v1)")
+                 : ctx->cm_v2                 ? " (conv_cm2.comp for cout > 64, v2)"
+                                              : " (conv_cm.comp, v1)");
     free(pds);
     *out = ctx;
     return 0;

@@ -79,6 +79,12 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
         sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM : GLOW_VK_SH_CONV_H;
         spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
+        if (ctx->cm_v2 && c->cout > 64) { /* conv_cm2.comp: 128 x 128, KS and EDGE in the flags */
+            sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM2 : GLOW_VK_SH_CONV_H2;
+            spec[0] = spec[3];
+            nspec = 1;
+            bm = 128, bn = 128;
+        }
     } else if (ctx->conv_v2) {
         /* must match the TILE shapes of conv2.comp (KS and EDGE in the flags) */
         nspec = 0;

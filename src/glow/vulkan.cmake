@@ -20,7 +20,9 @@ set(glow_shaders
   "conv_cm|conv_cm.comp|"
   "conv2_t0|conv2.comp|-DTILE=0"
   "conv2_t1|conv2.comp|-DTILE=1"
-  "conv2_t2|conv2.comp|-DTILE=2")
+  "conv2_t2|conv2.comp|-DTILE=2"
+  "conv_cm2|conv_cm2.comp|"
+  "conv_h2|conv_cm2.comp|-DEMULATE")
 set(glow_spv_sources)
 set(glow_spv_decls "")
 foreach(entry ${glow_shaders})
