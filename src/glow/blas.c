@@ -198,6 +198,7 @@ struct blas_state {
     const glow_model *m;
     struct glow_config cfg;
     int max_batch, threads;
+    int post_bits; /* decode's postprocess bits */
     struct blas_level lv[GLOW_MAX_LEVELS];
     float pre_lut[256];
     /* weights: every folded tensor is one allocation recorded here */
@@ -825,7 +826,7 @@ static int decode_part(struct blas_state *st, struct blas_work *wk, const float 
                             for (int dx = 0; dx < 2; dx++) {
                                 uint8_t *d = dst + ((size_t)(2 * y + dy) * S + 2 * x + dx) * 3;
                                 for (int ci = 0; ci < 3; ci++)
-                                    d[ci] = glow_postprocess(s[ci * 4 + dy * 2 + dx], cfg->n_bits);
+                                    d[ci] = glow_postprocess(s[ci * 4 + dy * 2 + dx], st->post_bits);
                             }
                     }
             }
@@ -1030,6 +1031,7 @@ static int blas_create(void **state, const glow_model *m, const struct glow_para
     st->m = m;
     st->cfg = m->cfg;
     st->max_batch = p->max_batch;
+    st->post_bits = p->decode_bits ? p->decode_bits : m->cfg.n_bits;
     const struct glow_config *cfg = &st->cfg;
     const int affine = cfg->coupling == GLOW_COUPLING_AFFINE;
     int r = 0;

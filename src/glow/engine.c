@@ -10,6 +10,7 @@ struct glow_engine {
     void *state;
     enum glow_backend backend;
     int max_batch;
+    int decode_bits;
     char describe[512];
 };
 
@@ -81,6 +82,10 @@ int glow_engine_create(glow_engine **out, const glow_model *m, const struct glow
         gc_log(GC_LOG_ERROR, "max_batch %d out of range 1..1024", p.max_batch);
         return -EINVAL;
     }
+    if (p.decode_bits < 0 || p.decode_bits > 8) {
+        gc_log(GC_LOG_ERROR, "decode_bits %d out of range 0..8", p.decode_bits);
+        return -EINVAL;
+    }
     const char *why = "asked for";
     enum glow_backend b = p.backend;
     if (b == GLOW_BACKEND_AUTO)
@@ -90,9 +95,18 @@ int glow_engine_create(glow_engine **out, const glow_model *m, const struct glow
         gc_log(GC_LOG_ERROR, "the %s backend is not part of this build", glow_backend_name(b));
         return -ENOSYS;
     }
+    if (p.decode_bits == m->cfg.n_bits)
+        p.decode_bits = 0;
+    if (p.decode_bits && b == GLOW_BACKEND_VULKAN) {
+        /* shaders/post.comp quantizes to n_bits: decode as DESIGN.md says rather than fail */
+        gc_log(GC_LOG_WARN, "%s: the Vulkan backend decodes with the model's %d bits, not the %d asked for",
+               m->path, m->cfg.n_bits, p.decode_bits);
+        p.decode_bits = 0;
+    }
     glow_engine *e = calloc(1, sizeof(*e));
     if (!e)
         return -ENOMEM;
+    e->decode_bits = p.decode_bits ? p.decode_bits : m->cfg.n_bits;
     e->model = m;
     e->ops = ops;
     e->backend = b;
@@ -103,7 +117,9 @@ int glow_engine_create(glow_engine **out, const glow_model *m, const struct glow
         free(e);
         return r;
     }
-    snprintf(e->describe, sizeof(e->describe), "%s backend (%s)%s%s", ops->name, why, dev[0] ? ": " : "", dev);
+    int k = snprintf(e->describe, sizeof(e->describe), "%s backend (%s)%s%s", ops->name, why, dev[0] ? ": " : "", dev);
+    if (p.decode_bits && k > 0 && (size_t)k < sizeof(e->describe))
+        snprintf(e->describe + k, sizeof(e->describe) - k, ", decodes to %d bits", p.decode_bits);
     *out = e;
     return 0;
 }
@@ -119,6 +135,7 @@ void glow_engine_free(glow_engine **e)
 
 enum glow_backend glow_engine_backend(const glow_engine *e) { return e->backend; }
 const char *glow_engine_describe(const glow_engine *e) { return e->describe; }
+int glow_engine_decode_bits(const glow_engine *e) { return e->decode_bits; }
 
 int glow_encode(glow_engine *e, const uint8_t *images, int n, float *latents, double *bpd)
 {

@@ -85,6 +85,12 @@ struct glow_params {
     int max_batch;             /* faces per encode/decode call, 1..1024; default 8 */
     int fp16;                  /* Vulkan: allow fp16 storage/arithmetic where offered; default 0 */
     int threads;               /* CPU backend threads, 0 = all cores; default 0 */
+    int decode_bits;           /* bits per channel decode writes: 0 = the model's n_bits (DESIGN.md's
+                                  postprocess, default); 1..8 = the same postprocess with these bits,
+                                  e.g. 8: u8 = clip(floor((x + 0.5) * 256), 0, 255) from the continuous
+                                  value (no n_bits banding; a crop no longer round-trips exactly).
+                                  CPU and reference backends; Vulkan decodes with n_bits for now
+                                  (logged, see glow_engine_decode_bits) */
 };
 struct glow_params glow_params_default(void);
 
@@ -95,6 +101,8 @@ void glow_engine_free(glow_engine **e);
 /* The backend actually chosen, and a line saying which device and why. */
 enum glow_backend glow_engine_backend(const glow_engine *e);
 const char *glow_engine_describe(const glow_engine *e);
+/* Bits per channel glow_decode writes (the model's n_bits unless decode_bits took effect). */
+int glow_engine_decode_bits(const glow_engine *e);
 
 /* images: n * image_size^2 * 3 uint8 RGB (HWC); latents: n * latent_size floats;
  * bpd: n negative log-likelihoods in bits per dimension, or NULL.

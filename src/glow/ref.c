@@ -20,6 +20,7 @@ struct ref_step_cache {
 
 struct ref {
     const glow_model *m;
+    int post_bits; /* decode's postprocess bits */
     struct ref_step_cache *steps[GLOW_MAX_LEVELS];
     double *post_inv[GLOW_MAX_LEVELS];
     double post_logdet[GLOW_MAX_LEVELS];
@@ -384,6 +385,7 @@ static int ref_create(void **state, const glow_model *m, const struct glow_param
     if (!r)
         return -ENOMEM;
     r->m = m;
+    r->post_bits = p && p->decode_bits ? p->decode_bits : m->cfg.n_bits;
     const int S = m->cfg.image_size, W = m->cfg.width;
     const size_t img = (size_t)S * S * 3, hw0 = (size_t)(S / 2) * (S / 2);
     const int cmax = 12 << (m->cfg.n_levels - 1);
@@ -483,7 +485,7 @@ static int ref_decode(void *state, const float *latents, int n, uint8_t *images)
             eps[j] = latents[i * D + j];
         ref_flow_reverse(r, eps, x);
         for (size_t j = 0; j < D; j++)
-            images[i * D + j] = glow_postprocess((float)x[j], m->cfg.n_bits);
+            images[i * D + j] = glow_postprocess((float)x[j], r->post_bits);
     }
     free(x);
     free(eps);
