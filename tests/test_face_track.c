@@ -3,11 +3,17 @@
  *   test_face_track VIDEO FRAMES MAX_JITTER MAX_LAG_FRAMES
  *   test_face_track VIDEO FRAMES gap START LENGTH
  *   test_face_track VIDEO FRAMES pair VIDEO2
+ *   test_face_track VIDEO FRAMES repeat EVERY
  * The pair form puts the two clips side by side: two faces, each must keep its own id; the
  * right one leaves for frames 30..49 and must be found again within 4 frames while the
  * left one keeps its id.
  * The gap form blanks frames START..START+LENGTH-1 (the face leaves): the track must end
  * within 7 frames of the gap's start and the face be found again within 4 frames of its end.
+ * The repeat form feeds every EVERYth frame twice, the copy with +-1 of codec-like noise on
+ * every 5th byte (clips converted to a higher rate repeat frames so): with the default
+ * hold_change the tracker must keep its points on every copy (0 motion) and hold few real
+ * frames, where hold_change 0 moves them (the filter catching up, a new fit); its tracking
+ * error on moving real frames must not grow.
  * Reference motion: the raw landmarks averaged over 7 frames centred on each frame (no lag
  * for steady motion, sqrt(7) less noise). Units: the outer-eye-corner distance (IOD).
  * Still: reference speed < 0.3% IOD/frame. Moving: > 1.5% IOD/frame.
@@ -100,6 +106,142 @@ static int test_pair(const char *a, const char *b, int frames)
     return ok ? 0 : 1;
 }
 
+/* One run of the repeat form: motion on the copies, copies and real frames held, and the mean
+ * |filtered - raw| over IOD on the real frames whose raw points moved more than 1.5% IOD. */
+struct repeat_run {
+    double copy_motion, track_err;
+    int copies, copies_held, reals, reals_held, moving;
+};
+
+static int repeat_run(const char *path, int frames, int every, double hold, struct repeat_run *o)
+{
+    memset(o, 0, sizeof(*o));
+    media_source *src = NULL;
+    struct media_source_params sp = media_source_params_default();
+    if (media_source_open(&src, path, &sp) < 0)
+        return -1;
+    const struct media_source_info *si = media_source_info(src);
+    double fps = si->fps_den ? (double)si->fps_num / si->fps_den : 30;
+    face_detector *det = NULL;
+    face_landmarker *lm = NULL;
+    face_tracker *tr = NULL;
+    struct face_tracker_params tp = face_tracker_params_default();
+    tp.hold_change = hold;
+    size_t fsz = (size_t)si->w * si->h * 3;
+    uint8_t *rgb = malloc(fsz);
+    int r = -1, fed = 0, have_prev = 0;
+    pts68 prev, prev_raw;
+    if (!rgb || face_detector_create(&det, NULL) < 0 || face_landmarker_create(&lm, NULL) < 0 ||
+        face_tracker_create(&tr, det, lm, &tp) < 0)
+        goto out;
+    struct media_frame_info fi;
+    for (int f = 0; f < frames && media_source_read(src, rgb, &fi) == 0; f++)
+        for (int copy = 0; copy <= (f % every == every - 1); copy++) {
+            if (copy) /* the same picture again, through a codec */
+                for (size_t i = f % 5; i < fsz; i += 5)
+                    rgb[i] = (uint8_t)(rgb[i] == 255 ? 254 : rgb[i] == 0 ? 1 : rgb[i] + ((i / 5) % 2 ? 1 : -1));
+            struct face_track t[4];
+            int k = face_tracker_update(tr, rgb, si->w, si->h, 0, fed++ / fps, t, 4);
+            if (k < 1) {
+                have_prev = 0;
+                continue;
+            }
+            double iod = hypot(t[0].raw[45][0] - t[0].raw[36][0], t[0].raw[45][1] - t[0].raw[36][1]), mv = 0,
+                   mv_raw = 0, err = 0;
+            for (int i = 0; i < FACE_N_POINTS; i++) {
+                if (have_prev) {
+                    mv += hypot(t[0].pts[i][0] - prev[i][0], t[0].pts[i][1] - prev[i][1]);
+                    mv_raw += hypot(t[0].raw[i][0] - prev_raw[i][0], t[0].raw[i][1] - prev_raw[i][1]);
+                }
+                err += hypot(t[0].pts[i][0] - t[0].raw[i][0], t[0].pts[i][1] - t[0].raw[i][1]);
+            }
+            if (have_prev && copy) {
+                o->copies++;
+                o->copies_held += t[0].held;
+                o->copy_motion += mv / FACE_N_POINTS / iod;
+            } else if (have_prev) {
+                o->reals++;
+                o->reals_held += t[0].held;
+                if (mv_raw / FACE_N_POINTS / iod > 0.015) {
+                    o->moving++;
+                    o->track_err += err / FACE_N_POINTS / iod;
+                }
+            }
+            memcpy(prev, t[0].pts, sizeof(prev));
+            memcpy(prev_raw, t[0].raw, sizeof(prev_raw));
+            have_prev = 1;
+        }
+    o->copy_motion /= o->copies > 0 ? o->copies : 1;
+    o->track_err /= o->moving > 0 ? o->moving : 1;
+    r = 0;
+out:
+    face_tracker_free(&tr);
+    face_landmarker_free(&lm);
+    face_detector_free(&det);
+    media_source_close(&src);
+    free(rgb);
+    return r;
+}
+
+/* After face_tracker_reset (a second pass over the same clip), the face is found on the
+ * pass's first frame as on the first pass's. Returns the frame it was found on, or -1. */
+static int reset_found(const char *path)
+{
+    media_source *src = NULL;
+    struct media_source_params sp = media_source_params_default();
+    face_detector *det = NULL;
+    face_landmarker *lm = NULL;
+    face_tracker *tr = NULL;
+    uint8_t *rgb = NULL;
+    int found = -1;
+    if (media_source_open(&src, path, &sp) < 0 || face_detector_create(&det, NULL) < 0 ||
+        face_landmarker_create(&lm, NULL) < 0 || face_tracker_create(&tr, det, lm, NULL) < 0)
+        goto out;
+    const struct media_source_info *si = media_source_info(src);
+    struct media_frame_info fi;
+    if (!(rgb = malloc((size_t)si->w * si->h * 3)) || media_source_read(src, rgb, &fi) < 0)
+        goto out;
+    struct face_track t[4];
+    for (int f = 0; f < 5; f++) /* the first pass: the same frame over and over */
+        face_tracker_update(tr, rgb, si->w, si->h, 0, f / 25.0, t, 4);
+    face_tracker_reset(tr);
+    for (int f = 0; f < 4 && found < 0; f++)
+        if (face_tracker_update(tr, rgb, si->w, si->h, 0, f / 25.0, t, 4) > 0)
+            found = f;
+out:
+    face_tracker_free(&tr);
+    face_landmarker_free(&lm);
+    face_detector_free(&det);
+    media_source_close(&src);
+    free(rgb);
+    return found;
+}
+
+static int test_repeat(const char *path, int frames, int every)
+{
+    struct repeat_run on, off;
+    double hold = face_tracker_params_default().hold_change;
+    if (every < 2 || repeat_run(path, frames, every, hold, &on) < 0 || repeat_run(path, frames, every, 0, &off) < 0) {
+        printf("FAIL: %s: cannot run the repeat form\n", path);
+        return 1;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct repeat_run *o = k ? &off : &on;
+        printf("track %s, every %dth frame repeated, hold_change %.2f: %d copies, %d held, motion on them %.5f "
+               "IOD/frame; %d real frames, %d held; tracking error on %d moving ones %.5f IOD\n",
+               path, every, k ? 0.0 : hold, o->copies, o->copies_held, o->copy_motion, o->reals, o->reals_held,
+               o->moving, o->track_err);
+    }
+    int after_reset = reset_found(path);
+    printf("after face_tracker_reset the face is found on frame %d of the new pass (bound 0)\n", after_reset);
+    int ok = after_reset == 0 && on.copies >= frames / every - 2 && on.copies_held == on.copies && on.copy_motion == 0 &&
+             off.copy_motion > 0.005 && on.reals_held <= on.reals / 10 && on.moving >= 5 &&
+             on.track_err <= off.track_err * 1.05;
+    printf("bounds: every copy held with 0 motion (without the hold > 0.005), <= 10%% of real frames held, "
+           "tracking error <= 1.05 x without\n%s\n", ok ? "PASS" : "FAIL");
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -109,6 +251,8 @@ int main(int argc, char **argv)
     const char *path = argv[1];
     if (argc > 4 && !strcmp(argv[3], "pair"))
         return test_pair(path, argv[4], atoi(argv[2]));
+    if (argc > 4 && !strcmp(argv[3], "repeat"))
+        return test_repeat(path, atoi(argv[2]), atoi(argv[4]));
     int max_frames = atoi(argv[2]);
     int gap = !strcmp(argv[3], "gap"), gap0 = gap ? atoi(argv[4]) : -1, gap1 = gap && argc > 5 ? gap0 + atoi(argv[5]) : -1;
     double max_jitter = gap ? 0 : atof(argv[3]), max_lag = gap ? 0 : atof(argv[4]);
@@ -128,6 +272,8 @@ int main(int argc, char **argv)
         tp.min_cutoff = atof(getenv("FACE_MIN_CUTOFF"));
     if (getenv("FACE_BETA"))
         tp.beta = atof(getenv("FACE_BETA"));
+    if (getenv("FACE_HOLD"))
+        tp.hold_change = atof(getenv("FACE_HOLD"));
     if (face_detector_create(&det, NULL) < 0 || face_landmarker_create(&lm, NULL) < 0 ||
         face_tracker_create(&tr, det, lm, &tp) < 0) {
         printf("FAIL: cannot create the tracker\n");
@@ -229,9 +375,9 @@ int main(int argc, char **argv)
     jit = nstill ? jit / nstill : 0;
     jit_raw = nstill ? jit_raw / nstill : 0;
     double lag = lag_den > 0 ? lag_num / lag_den : 0;
-    printf("track %s: %d frames with the face, %d without, id changes %d, %.1f ms/frame wall (%d full detections "
-           "+ %d checks: %.1f ms/frame, landmarks %.1f ms/frame, CPU; this build)\n",
-           path, n, missing, ids_changed, 1e3 * dt / (n + missing), st.detections, st.checks,
+    printf("track %s: %d frames with the face, %d without, id changes %d, %d held, %.1f ms/frame wall (%d full "
+           "detections + %d checks: %.1f ms/frame, landmarks %.1f ms/frame, CPU; this build)\n",
+           path, n, missing, ids_changed, st.held, 1e3 * dt / (n + missing), st.detections, st.checks,
            1e3 * st.detect_s / st.frames, 1e3 * st.landmark_s / st.frames);
     printf("track: still frames %d: jitter %.5f IOD/frame filtered, %.5f raw (bound %.5f)\n", nstill, jit, jit_raw,
            max_jitter);

@@ -18,12 +18,20 @@ struct one_euro {
     float x, dx; /* filtered value and filtered speed (units per second) */
 };
 
+/* luminance samples over a track's box, taken when its landmarks were last fitted */
+#define SNAP_N 16
+
 struct track {
     int id, age, missed, since_verify;
     struct face_box box;
     float raw[FACE_N_POINTS][2];
     struct one_euro f[FACE_N_POINTS][2];
     float out[FACE_N_POINTS][2];
+    float dt;                       /* seconds since the filter's last step */
+    int steps;                      /* frames since the filter's last step */
+    int held;                       /* this frame: landmarks kept, the face region did not change */
+    struct face_box snap_box;
+    float snap[SNAP_N * SNAP_N];
 };
 
 struct face_tracker {
@@ -34,6 +42,7 @@ struct face_tracker {
     int n, next_id;
     int since_detect;
     int searching; /* frames left of frequent full detections after a face was lost */
+    int detect_now; /* the first frame after create or reset: a full detection at once */
     double t_prev;
     int have_t;
     struct face_tracker_stats st;
@@ -50,6 +59,7 @@ struct face_tracker_params face_tracker_params_default(void)
         .d_cutoff = 1.0,
         .max_faces = 8,
         .max_missed = 1,
+        .hold_change = 0.5,
     };
     return p;
 }
@@ -73,6 +83,7 @@ int face_tracker_create(face_tracker **out, face_detector *d, const face_landmar
     t->det = d;
     t->lm = lm;
     t->next_id = 1;
+    t->detect_now = 1;
     *out = t;
     return 0;
 }
@@ -91,6 +102,7 @@ void face_tracker_reset(face_tracker *t)
     t->since_detect = 0;
     t->searching = 0;
     t->have_t = 0;
+    t->detect_now = 1; /* else a second pass over a clip would miss its first frames */
 }
 
 void face_tracker_get_stats(const face_tracker *t, struct face_tracker_stats *s)
@@ -146,6 +158,32 @@ static void filter_points(const struct face_tracker_params *p, struct track *tr,
     }
 }
 
+/* Luminance on a SNAP_N x SNAP_N grid of cell centres over box b (clamped to the frame). */
+static void snap_take(const uint8_t *rgb, int w, int h, int stride, const struct face_box *b, float *out)
+{
+    float bw = (b->x1 - b->x0) / SNAP_N, bh = (b->y1 - b->y0) / SNAP_N;
+    for (int j = 0; j < SNAP_N; j++) {
+        int y = (int)(b->y0 + (j + 0.5f) * bh);
+        y = y < 0 ? 0 : y >= h ? h - 1 : y;
+        for (int i = 0; i < SNAP_N; i++) {
+            int x = (int)(b->x0 + (i + 0.5f) * bw);
+            x = x < 0 ? 0 : x >= w ? w - 1 : x;
+            const uint8_t *q = rgb + (size_t)y * stride + 3 * x;
+            out[j * SNAP_N + i] = 0.299f * q[0] + 0.587f * q[1] + 0.114f * q[2];
+        }
+    }
+}
+
+/* Mean |change| of the track's face region (0..255 luminance) since its snapshot. */
+static float snap_change(const struct track *tr, const uint8_t *rgb, int w, int h, int stride)
+{
+    float now[SNAP_N * SNAP_N], s = 0;
+    snap_take(rgb, w, h, stride, &tr->snap_box, now);
+    for (int i = 0; i < SNAP_N * SNAP_N; i++)
+        s += fabsf(now[i] - tr->snap[i]);
+    return s / (SNAP_N * SNAP_N);
+}
+
 /* Landmarks of a track in this frame from its last points; 0 ok, 1 lost, <0 error. */
 static int follow(face_tracker *t, struct track *tr, const uint8_t *rgb, int w, int h, int stride)
 {
@@ -192,11 +230,21 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
     t->st.frames++;
     int r, lost = 0;
 
-    /* 1. follow every track from its last landmarks */
+    /* 1. follow every track from its last landmarks; a face region that has not changed
+     * since the last fit (a repeated frame, a still picture) keeps its landmarks: a new
+     * fit and the filter's catching up would move the face where the image did not */
     double t0 = cpu_time();
     int fresh[MAX_TRACKS] = {0};
     for (int i = 0; i < t->n; i++) {
-        if ((r = follow(t, &t->tr[i], rgb, w, h, stride)) < 0)
+        struct track *tr = &t->tr[i];
+        tr->dt = fminf(tr->dt + dt, 1.0f);
+        tr->steps++;
+        tr->held = t->p.hold_change > 0 && snap_change(tr, rgb, w, h, stride) < t->p.hold_change;
+        if (tr->held) {
+            t->st.held++;
+            continue;
+        }
+        if ((r = follow(t, tr, rgb, w, h, stride)) < 0)
             return r;
         if (r == 1) { /* lost: drop it */
             t->tr[i] = t->tr[--t->n];
@@ -235,8 +283,9 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
     else if (t->searching > 0)
         t->searching--;
     int interval = t->n == 0 || t->searching > 0 ? t->p.verify_interval : t->p.detect_interval;
-    if (t->n == 0 && t->st.frames == 1)
+    if (t->detect_now)
         interval = 1;
+    t->detect_now = 0;
     if (++t->since_detect >= interval) {
         t->since_detect = 0;
         double min_face = t->p.detect_min_face;
@@ -287,8 +336,21 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
             }
 
     for (int i = 0; i < t->n; i++) {
-        filter_points(&t->p, &t->tr[i], dt, fresh[i] || t->tr[i].age == 0);
-        t->tr[i].age++;
+        struct track *tr = &t->tr[i];
+        int first = fresh[i] || tr->age == 0;
+        if (first || !tr->held) {
+            /* after held frames, one filter step per frame that passed, all with this
+             * frame's points: the same lag as if every frame had been seen */
+            int steps = first || tr->steps < 1 ? 1 : tr->steps > 30 ? 30 : tr->steps;
+            for (int k = 0; k < steps; k++)
+                filter_points(&t->p, tr, first ? dt : tr->dt / steps, first);
+            tr->dt = 0;
+            tr->steps = 0;
+            tr->held = 0;
+            tr->snap_box = tr->box;
+            snap_take(rgb, w, h, stride, &tr->snap_box, tr->snap);
+        }
+        tr->age++;
     }
     qsort(t->tr, (size_t)t->n, sizeof(t->tr[0]), cmp_id);
     int n = t->n < max ? t->n : max;
@@ -298,6 +360,7 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
         out[i].age = t->tr[i].age;
         memcpy(out[i].pts, t->tr[i].out, sizeof(out[i].pts));
         memcpy(out[i].raw, t->tr[i].raw, sizeof(out[i].raw));
+        out[i].held = t->tr[i].held;
     }
     return n;
 }
