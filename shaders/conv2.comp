@@ -15,6 +15,9 @@
 //    current tile's arithmetic and stored after it (one barrier per k-tile);
 //  - each loader's pixel offset and the 3x3 taps inside the image are computed once, so the
 //    A loads in the k loop have no divisions;
+//  - split-K where the grid is small and the k loop long (the deep levels): workgroup z
+//    also picks a range of k tiles, whose raw partial sums go to a scratch that
+//    splitk.comp sums with the epilogue (vk_ops.c decides);
 //  - the kernel size and edge padding come from flags, not specialization constants: they
 //    only steer per-tile work, and three pipelines instead of nine keep lavapipe's shader
 //    compilation (the test suite's cold start) short.
@@ -47,12 +50,12 @@ shared vec4 Bs[2u * BK * BS4];
 
 #include "conv_slots.glsl"
 
-// dst[m][o .. o+3] = epilogue(v), inside M and cout.
-void store4(uint m, uint o, vec4 v)
+// dst[m][o .. o+3] = epilogue(v), inside M and cout (split s: row s * M + m, no epilogue).
+void store4(uint m, uint o, vec4 v, uint split)
 {
     if (m >= pc.M || o >= pc.cout)
         return;
-    uint d = m * pc.dst_stride + pc.dst_off + o;
+    uint d = (split * pc.M + m) * pc.dst_stride + pc.dst_off + o;
     if ((pc.flags & GC_CONV_DVEC4) != 0u && o + 4u <= pc.cout) {
         [[unroll]] for (uint e = 0u; e < 4u; e++)
             v[e] = gc_epilogue(v[e], o + e);
@@ -67,11 +70,14 @@ void store4(uint m, uint o, vec4 v)
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint m0 = (gl_WorkGroupID.z * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
+    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup: no barrier is skipped by part of it
     uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
+    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros)
+    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
     uint tx = tid % TX, ty = tid / TX;
 
     // A loaders: pixel am + 128 r, k group ak (the same for every r: 256 is even)
@@ -79,11 +85,8 @@ void main()
     a_slot sl[APT];
     [[unroll]] for (uint r = 0u; r < APT; r++)
         sl[r] = slot_of(m0 + am + 128u * r);
-    uint tap = 0u, ci = ak;
-    while (ci >= pc.cin_pad) { // cin_pad 4: the second k group starts in tap 1
-        ci -= pc.cin_pad;
-        tap++;
-    }
+    uint ci = kt0 * BK + ak, tap = ci / pc.cin_pad;
+    ci -= tap * pc.cin_pad;
     int toff = tap_offset(tap);
     // B loader: one vec4 of row bk at column bo (invocations past BV idle)
     uint bk = tid / BS4, bo = (tid % BS4) * 4u;
@@ -92,7 +95,7 @@ void main()
     [[unroll]] for (uint r = 0u; r < APT; r++)
         ra[r] = load_a(sl[r], tap, ci, toff);
     if (BV >= 256u || tid < BV)
-        rb = load_b(bk, n0 + bo, K);
+        rb = load_b(kt0 * BK + bk, n0 + bo, K);
     [[unroll]] for (uint r = 0u; r < APT; r++) {
         uint m = am + 128u * r;
         [[unroll]] for (uint e = 0u; e < 4u; e++)
@@ -107,9 +110,9 @@ void main()
         [[unroll]] for (uint j = 0u; j < TN / 4u; j++)
             acc[i][j] = vec4(0.0);
 
-    for (uint kt = 0u; kt < nk; kt++) {
-        uint st = kt & 1u, nx = st ^ 1u;
-        bool more = kt + 1u < nk;
+    for (uint kt = kt0; kt < kt1; kt++) {
+        uint st = (kt - kt0) & 1u, nx = st ^ 1u;
+        bool more = kt + 1u < kt1;
         if (more) { // issue the next tile's global loads now, use them after the arithmetic
             ci += BK;
             if (ci >= pc.cin_pad) {
@@ -152,7 +155,7 @@ void main()
     // epilogue: rows ty*4 + i (+ BM/2 for i >= 4), columns tx*4 + 4j (+ BN/2 for j = 1);
     // written out by hand: glslc leaves loops over acc rolled, which would put acc in memory
     uint mr = m0 + ty * 4u, oc = n0 + tx * 4u;
-#define ROW(i, j) store4(mr + ((i) / 4u) * (BM / 2u) + (i) % 4u, oc + (j) * (BN / 2u), acc[i][j])
+#define ROW(i, j) store4(mr + ((i) / 4u) * (BM / 2u) + (i) % 4u, oc + (j) * (BN / 2u), acc[i][j], split)
 #define ROWS(j) ROW(0u, j); ROW(1u, j); ROW(2u, j); ROW(3u, j)
 #define ROWS8(j) ROWS(j); ROW(4u, j); ROW(5u, j); ROW(6u, j); ROW(7u, j)
 #if TILE == 0

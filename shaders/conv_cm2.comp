@@ -9,6 +9,7 @@
 //  - the next k tile's global loads (A through conv_slots.glsl: per-pixel offsets and tap
 //    masks computed once, no divisions; B as vec4) are issued before the current tile's
 //    arithmetic and stored to shared memory, as fp16, after it;
+//  - split-K for small grids with long k loops, as in conv2.comp (splitk.comp sums);
 //  - kernel size and edge padding come from the flags (one pipeline).
 // Must match glow_vk_rec_conv in vk_ops.c.
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -58,28 +59,29 @@ void store_tiles(vec4 ra[APT], vec4 rb[BPT], uint am, uint ak, uint bk, uint bo)
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint m0 = (gl_WorkGroupID.z * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
+    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup
     uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
+    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros); split s writes rows s * M + m
+    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
+    uint drow = split * pc.M;
     // A loaders: pixels am + 32 r, k group ak (8 neighbours read 128 contiguous bytes);
     // B loaders: rows bk + 8 r, columns bo .. bo+3
     uint am = tid / 8u, ak = (tid % 8u) * 4u, bk = tid / 32u, bo = (tid % 32u) * 4u;
     a_slot sl[APT];
     [[unroll]] for (uint r = 0u; r < APT; r++)
         sl[r] = slot_of(m0 + am + 32u * r);
-    uint tap = 0u, ci = ak;
-    while (ci >= pc.cin_pad) {
-        ci -= pc.cin_pad;
-        tap++;
-    }
+    uint ci = kt0 * BK + ak, tap = ci / pc.cin_pad;
+    ci -= tap * pc.cin_pad;
     int toff = tap_offset(tap);
     vec4 ra[APT], rb[BPT];
     [[unroll]] for (uint r = 0u; r < APT; r++)
         ra[r] = load_a(sl[r], tap, ci, toff);
     [[unroll]] for (uint r = 0u; r < BPT; r++)
-        rb[r] = load_b(bk + 8u * r, n0 + bo, K);
+        rb[r] = load_b(kt0 * BK + bk + 8u * r, n0 + bo, K);
 
 #ifdef EMULATE
     float acc[PER];
@@ -94,10 +96,10 @@ void main()
             acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, LM, LN>(0.0);
 #endif
 
-    for (uint kt = 0u; kt < nk; kt++) {
+    for (uint kt = kt0; kt < kt1; kt++) {
         store_tiles(ra, rb, am, ak, bk, bo);
         barrier();
-        if (kt + 1u < nk) { // the next tile's global loads, in flight during the arithmetic
+        if (kt + 1u < kt1) { // the next tile's global loads, in flight during the arithmetic
             ci += BK;
             if (ci >= pc.cin_pad) {
                 while (ci >= pc.cin_pad) {
@@ -140,7 +142,7 @@ void main()
     for (uint i = 0u; i < PER; i++) {
         uint e = tid + 256u * i, m = m0 + e / BN, o = n0 + e % BN;
         if (m < pc.M && o < pc.cout)
-            pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i], o);
+            pc.dst.d[(drow + m) * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i], o);
     }
 #else
     uint cbase = sg * LM * 16u;
@@ -152,7 +154,7 @@ void main()
             for (uint e = lane; e < LM * LN; e += 32u) {
                 uint m = m0 + wm * WTM + i * LM + e / LN, o = n0 + wn * WTN + j * LN + e % LN;
                 if (m < pc.M && o < pc.cout)
-                    pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(Cs[cbase + e], o);
+                    pc.dst.d[(drow + m) * pc.dst_stride + pc.dst_off + o] = gc_epilogue(Cs[cbase + e], o);
             }
             subgroupMemoryBarrierShared();
             subgroupBarrier();

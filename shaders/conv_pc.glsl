@@ -5,6 +5,9 @@
 // specialization constants).
 const uint GC_CONV_BIAS = 1u, GC_CONV_SCALE = 2u, GC_CONV_RELU = 4u, GC_CONV_VEC4 = 8u;
 const uint GC_CONV_WVEC4 = 16u, GC_CONV_DVEC4 = 32u, GC_CONV_KS3 = 64u, GC_CONV_EDGE = 128u;
+// split-K (conv2.comp, conv_cm2.comp, splitk.comp): bits 8..15 hold splits - 1; split s of
+// the k tiles writes its raw partial sums to dst rows s * M + m (dst is then the scratch)
+const uint GC_CONV_SPLIT_SHIFT = 8u;
 layout(push_constant) uniform PC {
     FBufRO src;   // [M][src_stride], channels [src_off, src_off + cin)
     FBufRO w;     // [KS*KS*cin_pad][cout], k = tap * cin_pad + ci
@@ -18,5 +21,7 @@ layout(push_constant) uniform PC {
     uint cout;
     uint dst_stride, dst_off;
     uint flags;
-    uint mtiles_x; // workgroups along x; the m tile is z * mtiles_x + x
+    uint mtiles_x; // workgroups along x; the m tile is z * mtiles_x + x (z / splits with split-K)
 } pc;
+
+uint gc_splits() { return ((pc.flags >> GC_CONV_SPLIT_SHIFT) & 255u) + 1u; }

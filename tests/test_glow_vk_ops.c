@@ -78,7 +78,8 @@ struct conv_case {
     int ks, edge, n, h, w, cin, src_stride, src_off, cout, dst_stride, dst_off, bias, scale, relu;
 };
 
-static void test_conv(struct glow_vk_ctx *ctx, const struct conv_case *cc, double bound, const char *tag)
+/* split_k: give the v2 kernels a scratch, so that small grids with long k loops split k */
+static void test_conv_k(struct glow_vk_ctx *ctx, const struct conv_case *cc, double bound, const char *tag, int split_k)
 {
     const int e = cc->ks == 3 && cc->edge, cin_file = cc->cin + e, taps = cc->ks * cc->ks;
     const size_t M = (size_t)cc->n * cc->h * cc->w;
@@ -95,11 +96,13 @@ static void test_conv(struct glow_vk_ctx *ctx, const struct conv_case *cc, doubl
     struct glow_vk_buf bs = fbuf(ctx, src, M * cc->src_stride), bw = fbuf(ctx, packed, (size_t)taps * cin_pad * cc->cout);
     struct glow_vk_buf bb = fbuf(ctx, bias, cc->cout), bsc = fbuf(ctx, scale, cc->cout);
     struct glow_vk_buf bd = fbuf(ctx, dst0, M * cc->dst_stride);
+    const size_t nscratch = split_k ? 256 * M * cc->cout : 0;
+    struct glow_vk_buf bk = fbuf(ctx, NULL, nscratch);
     struct glow_vk_conv cv = {.ks = cc->ks, .edge = cc->edge, .n = cc->n, .h = cc->h, .w = cc->w, .cin = cc->cin,
                               .src_stride = cc->src_stride, .src_off = cc->src_off, .cout = cc->cout,
                               .dst_stride = cc->dst_stride, .dst_off = cc->dst_off, .src = bs.addr, .weights = bw.addr,
                               .bias = cc->bias ? bb.addr : 0, .scale = cc->scale ? bsc.addr : 0, .dst = bd.addr,
-                              .relu = cc->relu};
+                              .relu = cc->relu, .scratch = split_k ? bk.addr : 0, .scratch_floats = nscratch};
     VkCommandBuffer cb = glow_vk_cmd_begin(ctx);
     if (glow_vk_rec_conv(ctx, cb, &cv) < 0)
         exit(1);
@@ -149,10 +152,15 @@ static void test_conv(struct glow_vk_ctx *ctx, const struct conv_case *cc, doubl
         printf("%s: FAIL wrote outside its output channels\n", what);
         failures++;
     }
-    struct glow_vk_buf *bufs[] = {&bs, &bw, &bb, &bsc, &bd};
-    for (int i = 0; i < 5; i++)
+    struct glow_vk_buf *bufs[] = {&bs, &bw, &bb, &bsc, &bd, &bk};
+    for (int i = 0; i < 6; i++)
         glow_vk_buf_free(ctx, bufs[i]);
     free(src), free(w), free(bias), free(scale), free(dst0), free(packed), free(got), free(ref), free(gsel);
+}
+
+static void test_conv(struct glow_vk_ctx *ctx, const struct conv_case *cc, double bound, const char *tag)
+{
+    test_conv_k(ctx, cc, bound, tag, 0);
 }
 
 static const struct conv_case conv_cases[] = {
@@ -408,10 +416,13 @@ int main(int argc, char **argv)
     printf("%s\n", why);
     for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
         test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32");
-    /* conv2.comp (GLOWCAM_VK_CONV=v2): the same cases, the same bound */
+    /* conv2.comp (GLOWCAM_VK_CONV=v2): the same cases, the same bound, without and with
+     * split-K (taken by the cases with a long k loop) */
     ctx->conv_v2 = 1;
     for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
         test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32v2");
+    for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+        test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "fp32v2 split-K", 1);
     ctx->conv_v2 = 0;
     test_pre_post(ctx, 1, 2, 5);
     test_pre_post(ctx, 3, 6, 8);
@@ -447,7 +458,8 @@ int main(int argc, char **argv)
         ctx->cm_v2 = 1;
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             if (conv_cases[i].cout > 64)
-                test_conv(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat2" : "fp16v2");
+                test_conv_k(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat2" : "fp16v2",
+                            1);
     }
     glow_vk_ctx_free(&ctx);
 
@@ -461,7 +473,7 @@ int main(int argc, char **argv)
         ctx->cm_v2 = 1; /* conv_cm2.comp on tensor cores */
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             if (conv_cases[i].cout > 64)
-                test_conv(ctx, &conv_cases[i], FP16_BOUND, "coopmat2");
+                test_conv_k(ctx, &conv_cases[i], FP16_BOUND, "coopmat2", 1);
     } else {
         printf("coopmat: this device has no VK_NV_cooperative_matrix; the fp16 pass above ran its tile layout\n");
     }

@@ -65,6 +65,7 @@ struct vk_state {
     struct vk_level lv[GLOW_MAX_LEVELS];
     struct glow_vk_buf weights;
     struct glow_vk_buf x, y, t1, t2, hb, img, lat, ld, io;
+    struct glow_vk_buf scratch; /* split-K partial sums of the v2 kernels */
     int cap;              /* faces per submission */
     size_t img_bytes;     /* per face, padded to 4 */
     size_t pix0;          /* pixels of level 0 */
@@ -78,6 +79,8 @@ struct vk_state {
 };
 
 #define NONE ((size_t)-1)
+/* What split-K can need: splits * M * cout < 256 workgroups * the largest tile (vk_ops.c). */
+#define SCRATCH_FLOATS ((size_t)256 * 128 * 128)
 
 static size_t wpush(struct vk_state *s, const float *v, size_t n)
 {
@@ -277,7 +280,8 @@ static int alloc_arena(struct vk_state *s)
         (r = glow_vk_buf_create(s->ctx, &s->img, n * s->img_bytes, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->lat, n * lat * 4, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->ld, n * s->pix0 * 4, 0)) < 0 ||
-        (r = glow_vk_buf_create(s->ctx, &s->io, n * (s->img_bytes + lat * 4 + s->pix0 * 4), 1)) < 0)
+        (r = glow_vk_buf_create(s->ctx, &s->io, n * (s->img_bytes + lat * 4 + s->pix0 * 4), 1)) < 0 ||
+        (r = glow_vk_buf_create(s->ctx, &s->scratch, SCRATCH_FLOATS * 4, 0)) < 0)
         return r;
     return 0;
 }
@@ -294,6 +298,13 @@ static void copy(VkCommandBuffer cb, struct glow_vk_buf *src, VkDeviceSize so, s
 {
     VkBufferCopy reg = {.srcOffset = so, .dstOffset = doff, .size = n};
     vkCmdCopyBuffer(cb, src->buf, dst->buf, 1, &reg);
+}
+
+static int rec_conv(struct vk_state *s, VkCommandBuffer cb, struct glow_vk_conv *cv)
+{
+    cv->scratch = s->scratch.addr;
+    cv->scratch_floats = SCRATCH_FLOATS;
+    return glow_vk_rec_conv(s->ctx, cb, cv);
 }
 
 /* Profiling: the op just recorded ends here (a timestamp once all earlier commands are done). */
@@ -328,14 +339,14 @@ static int rec_nn(struct vk_state *s, VkCommandBuffer cb, const struct vk_step *
                               .src_stride = c, .cout = w, .dst_stride = w, .src = x, .weights = wa(s, st->c1.w),
                               .bias = wa(s, st->c1.bias), .scale = wa(s, st->c1.scale), .dst = s->t1.addr, .relu = 1};
     int r;
-    if ((r = glow_vk_rec_conv(s->ctx, cb, &cv)) < 0)
+    if ((r = rec_conv(s, cb, &cv)) < 0)
         return r;
     mark(s, cb, GLOW_VK_PROF_CONV1, &cv);
     glow_vk_rec_barrier(cb);
     cv = (struct glow_vk_conv){.ks = 1, .n = n, .h = vl->h, .w = vl->w, .cin = w, .src_stride = w, .cout = w,
                                .dst_stride = w, .src = s->t1.addr, .weights = wa(s, st->c2.w),
                                .bias = wa(s, st->c2.bias), .scale = wa(s, st->c2.scale), .dst = s->t2.addr, .relu = 1};
-    if ((r = glow_vk_rec_conv(s->ctx, cb, &cv)) < 0)
+    if ((r = rec_conv(s, cb, &cv)) < 0)
         return r;
     mark(s, cb, GLOW_VK_PROF_CONV2, &cv);
     glow_vk_rec_barrier(cb);
@@ -343,7 +354,7 @@ static int rec_nn(struct vk_state *s, VkCommandBuffer cb, const struct vk_step *
                                .src_stride = w, .cout = cout, .dst_stride = cout, .src = s->t2.addr,
                                .weights = wa(s, st->c3.w), .bias = wa(s, st->c3.bias), .scale = wa(s, st->c3.scale),
                                .dst = s->hb.addr};
-    if ((r = glow_vk_rec_conv(s->ctx, cb, &cv)) < 0)
+    if ((r = rec_conv(s, cb, &cv)) < 0)
         return r;
     mark(s, cb, GLOW_VK_PROF_CONV3, &cv);
     glow_vk_rec_barrier(cb);
@@ -363,7 +374,7 @@ static int rec_fold(struct vk_state *s, VkCommandBuffer cb, const struct vk_step
         cv.bias = wa(s, st->inv_b);
         cv.scale = wa(s, st->inv_s);
     }
-    int r = glow_vk_rec_conv(s->ctx, cb, &cv);
+    int r = rec_conv(s, cb, &cv);
     mark(s, cb, GLOW_VK_PROF_FOLD, &cv);
     glow_vk_rec_barrier(cb);
     return r;
@@ -375,7 +386,7 @@ static int rec_prior(struct vk_state *s, VkCommandBuffer cb, const struct vk_lev
                               .cin = vl->c / 2, .src_stride = vl->c, .cout = vl->c, .dst_stride = vl->c, .src = x,
                               .weights = wa(s, vl->prior.w), .bias = wa(s, vl->prior.bias),
                               .scale = wa(s, vl->prior.scale), .dst = s->hb.addr};
-    int r = glow_vk_rec_conv(s->ctx, cb, &cv);
+    int r = rec_conv(s, cb, &cv);
     mark(s, cb, GLOW_VK_PROF_PRIOR, &cv);
     glow_vk_rec_barrier(cb);
     return r;
@@ -725,7 +736,7 @@ static void vk_destroy(void *state)
         for (int i = 0; i < s->nbatches; i++)
             batch_free(s, &s->batches[i]);
         struct glow_vk_buf *bufs[] = {&s->weights, &s->x, &s->y, &s->t1, &s->t2, &s->hb,
-                                      &s->img, &s->lat, &s->ld, &s->io};
+                                      &s->img, &s->lat, &s->ld, &s->io, &s->scratch};
         for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
             glow_vk_buf_free(s->ctx, bufs[i]);
     }

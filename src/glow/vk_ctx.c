@@ -266,6 +266,7 @@ static const struct {
     [GLOW_VK_SH_CONV2_T2] = {glow_spv_conv2_t2, &glow_spv_conv2_t2_size},
     [GLOW_VK_SH_CONV_CM2] = {glow_spv_conv_cm2, &glow_spv_conv_cm2_size},
     [GLOW_VK_SH_CONV_H2] = {glow_spv_conv_h2, &glow_spv_conv_h2_size},
+    [GLOW_VK_SH_SPLITK] = {glow_spv_splitk, &glow_spv_splitk_size},
 };
 
 int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma want_mma, char *describe,
@@ -344,6 +345,8 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     if (kv && *kv && strcmp(kv, "v1") && strcmp(kv, "v2"))
         gc_log(GC_LOG_WARN, "GLOWCAM_VK_CM='%s' is neither v1 nor v2: using v1", kv);
     ctx->cm_v2 = kv && !strcmp(kv, "v2");
+    kv = getenv("GLOWCAM_VK_SPLITK");
+    ctx->splitk = !(kv && !strcmp(kv, "0"));
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};

@@ -5,6 +5,10 @@
 
 /* must match the shaders: 256 invocations per elementwise workgroup (common.glsl) */
 #define GROUP 256u
+/* split-K (conv2.comp, conv_cm2.comp): aim for this many workgroups, with splits of at
+ * least this many k tiles (a guess for a 132-SM GPU until a profile says better) */
+#define SPLITK_GRID 256u
+#define SPLITK_MIN_TILES 8u
 
 static void grid1d(uint64_t total, uint32_t *x, uint32_t *y)
 {
@@ -71,7 +75,7 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     /* tile shapes: must match conv.comp (BM 128, BN 16|64|128) and conv_cm.comp (BM 128,
      * VARIANT 1|0|2 = BN 16|64|128) */
     const int variant = c->cout <= 24 ? 1 : c->cout <= 96 ? 0 : 2;
-    uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128;
+    uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128, bk = 0; /* bk: split-K capable */
     enum glow_vk_shader sh = GLOW_VK_SH_CONV;
     uint32_t spec[4] = {(uint32_t)c->ks, (uint32_t)edge, bn, 0};
     int nspec = 4;
@@ -83,11 +87,12 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
             sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM2 : GLOW_VK_SH_CONV_H2;
             spec[0] = spec[3];
             nspec = 1;
-            bm = 128, bn = 128;
+            bm = 128, bn = 128, bk = 32;
         }
     } else if (ctx->conv_v2) {
         /* must match the TILE shapes of conv2.comp (KS and EDGE in the flags) */
         nspec = 0;
+        bk = 8;
         if (c->cout > 64)
             sh = GLOW_VK_SH_CONV2_T0, bm = 128, bn = 128;
         else if (c->cout > 32)
@@ -98,7 +103,45 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     uint32_t mt = (pc.M + bm - 1) / bm, nt = (pc.cout + bn - 1) / bn;
     uint32_t x = mt > 65535 ? 65535 : mt, z = (mt + x - 1) / x;
     pc.mtiles_x = x;
-    return dispatch(ctx, cb, sh, spec, nspec, &pc, sizeof(pc), x, nt, z);
+    /* split-K: a grid too small to fill a GPU with a long k loop (the deep levels) is also
+     * split along k, each split at least SPLITK_MIN_TILES k tiles long; the raw partial sums
+     * go to the scratch, then splitk.comp sums them with the epilogue into dst */
+    const uint32_t nk = bk ? (uint32_t)((c->ks * c->ks * pc.cin_pad + bk - 1) / bk) : 0;
+    const uint64_t out = (uint64_t)pc.M * pc.cout;
+    uint32_t splits = 1;
+    if (bk && c->scratch && ctx->splitk && mt * nt < SPLITK_GRID && nk >= 2 * SPLITK_MIN_TILES) {
+        splits = SPLITK_GRID / (mt * nt);
+        if (splits > nk / SPLITK_MIN_TILES)
+            splits = nk / SPLITK_MIN_TILES;
+        if (splits > 256)
+            splits = 256;
+        if ((uint64_t)splits * out > (uint64_t)c->scratch_floats)
+            splits = (uint32_t)(c->scratch_floats / out);
+        if (splits * z > 65535)
+            splits = 1;
+    }
+    if (splits < 2)
+        return dispatch(ctx, cb, sh, spec, nspec, &pc, sizeof(pc), x, nt, z);
+    gc_log(GC_LOG_DEBUG, "vulkan: conv %dx%d M %u cin %d cout %d: %u x %u tiles, k split %u ways (%u k tiles)", c->ks,
+           c->ks, pc.M, c->cin, c->cout, mt, nt, splits, nk);
+    struct glow_vk_pc_conv part = pc;
+    part.dst = c->scratch;
+    part.dst_stride = pc.cout;
+    part.dst_off = 0;
+    part.flags = (pc.flags & (GLOW_VK_CONV_VEC4 | GLOW_VK_CONV_WVEC4 | GLOW_VK_CONV_KS3 | GLOW_VK_CONV_EDGE)) |
+                 (splits - 1) << GLOW_VK_CONV_SPLIT_SHIFT;
+    if (c->scratch % 16 == 0 && pc.cout % 4 == 0)
+        part.flags |= GLOW_VK_CONV_DVEC4;
+    int r = dispatch(ctx, cb, sh, spec, nspec, &part, sizeof(part), x, nt, z * splits);
+    if (r < 0)
+        return r;
+    glow_vk_rec_barrier(cb);
+    struct glow_vk_pc_conv red = pc;
+    red.src = c->scratch;
+    red.flags |= (splits - 1) << GLOW_VK_CONV_SPLIT_SHIFT;
+    uint32_t gx, gy;
+    grid1d(out, &gx, &gy);
+    return dispatch(ctx, cb, GLOW_VK_SH_SPLITK, NULL, 0, &red, sizeof(red), gx, gy, 1);
 }
 
 struct pc_pre {

@@ -33,6 +33,7 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV2_T2,  /* 256 x 16 */
     GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (GLOWCAM_VK_CM=v2, cout > 64): 128 x 128 tiles, prefetch */
     GLOW_VK_SH_CONV_H2,   /* the same layout without tensor cores (EMULATE) */
+    GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue of the v2 kernels */
     GLOW_VK_N_SHADERS
 };
 
@@ -70,6 +71,7 @@ struct glow_vk_ctx {
     enum glow_vk_mma mma;
     int conv_v2;        /* fp32 convolutions on conv2.comp ($GLOWCAM_VK_CONV=v2) instead of conv.comp */
     int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp ($GLOWCAM_VK_CM=v2) */
+    int splitk;         /* the v2 kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
     uint32_t ts_bits;   /* the queue's timestampValidBits (0: no timestamps, no --profile) */
     double timestamp_ns; /* timestampPeriod */
 };
@@ -110,7 +112,8 @@ VkPipeline glow_vk_pipeline(struct glow_vk_ctx *ctx, enum glow_vk_shader sh, con
 /* Push constants: must match shaders/conv_pc.glsl. */
 enum {
     GLOW_VK_CONV_BIAS = 1, GLOW_VK_CONV_SCALE = 2, GLOW_VK_CONV_RELU = 4, GLOW_VK_CONV_VEC4 = 8,
-    GLOW_VK_CONV_WVEC4 = 16, GLOW_VK_CONV_DVEC4 = 32, GLOW_VK_CONV_KS3 = 64, GLOW_VK_CONV_EDGE = 128 /* conv2.comp only */
+    GLOW_VK_CONV_WVEC4 = 16, GLOW_VK_CONV_DVEC4 = 32, GLOW_VK_CONV_KS3 = 64, GLOW_VK_CONV_EDGE = 128, /* v2 kernels */
+    GLOW_VK_CONV_SPLIT_SHIFT = 8 /* bits 8..15: split-K splits - 1 */
 };
 struct glow_vk_pc_conv {
     VkDeviceAddress src, w, bias, scale, dst;
@@ -127,6 +130,8 @@ struct glow_vk_conv {
     int cout, dst_stride, dst_off;
     VkDeviceAddress src, weights, bias, scale, dst; /* bias/scale 0 = none */
     int relu;
+    VkDeviceAddress scratch; /* v2 kernels: room for split-K partial sums (0: no split-K) */
+    size_t scratch_floats;
 };
 
 /* Rows of the packed weight matrix: ks*ks*cin_pad, cin_pad = round_up(cin + edge, 4). */

@@ -22,7 +22,8 @@ set(glow_shaders
   "conv2_t1|conv2.comp|-DTILE=1"
   "conv2_t2|conv2.comp|-DTILE=2"
   "conv_cm2|conv_cm2.comp|"
-  "conv_h2|conv_cm2.comp|-DEMULATE")
+  "conv_h2|conv_cm2.comp|-DEMULATE"
+  "splitk|splitk.comp|")
 set(glow_spv_sources)
 set(glow_spv_decls "")
 foreach(entry ${glow_shaders})
