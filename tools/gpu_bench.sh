@@ -138,7 +138,7 @@ run_glow() {
     esac
     log=$OUTDIR/glow-$S-b$B-$V.log
     stamp "glowcam $S x $S, batch $B, $V${P:+ (profiled)}"
-    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv GLOWCAM_VK_CM=$cm GLOWCAM_VK_SPLITK=$sk timeout "$(tmo 150)" "$BIN/glow-bench" \
+    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv GLOWCAM_VK_CM=$cm GLOWCAM_VK_SPLITK=$sk timeout "$(tmo 100)" "$BIN/glow-bench" \
         -m "$(model "$S")" --backend vulkan --batch "$B" --iters "$(iters_for "$S")" --warmup 1 $P \
         > "$log" 2>&1
     grep -E "^engine:|^encode|^decode|error|^  (encode|decode):" "$log"
