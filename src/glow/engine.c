@@ -97,12 +97,6 @@ int glow_engine_create(glow_engine **out, const glow_model *m, const struct glow
     }
     if (p.decode_bits == m->cfg.n_bits)
         p.decode_bits = 0;
-    if (p.decode_bits && b == GLOW_BACKEND_VULKAN) {
-        /* shaders/post.comp quantizes to n_bits: decode as DESIGN.md says rather than fail */
-        gc_log(GC_LOG_WARN, "%s: the Vulkan backend decodes with the model's %d bits, not the %d asked for",
-               m->path, m->cfg.n_bits, p.decode_bits);
-        p.decode_bits = 0;
-    }
     glow_engine *e = calloc(1, sizeof(*e));
     if (!e)
         return -ENOMEM;

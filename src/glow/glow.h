@@ -88,9 +88,8 @@ struct glow_params {
     int decode_bits;           /* bits per channel decode writes: 0 = the model's n_bits (DESIGN.md's
                                   postprocess, default); 1..8 = the same postprocess with these bits,
                                   e.g. 8: u8 = clip(floor((x + 0.5) * 256), 0, 255) from the continuous
-                                  value (no n_bits banding; a crop no longer round-trips exactly).
-                                  CPU and reference backends; Vulkan decodes with n_bits for now
-                                  (logged, see glow_engine_decode_bits) */
+                                  value (no n_bits banding; a crop no longer round-trips exactly);
+                                  every backend */
 };
 struct glow_params glow_params_default(void);
 

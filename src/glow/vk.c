@@ -61,6 +61,7 @@ struct vk_batch {
 
 struct vk_state {
     const glow_model *m;
+    int post_bits; /* decode's postprocess bits: decode_bits, else n_bits */
     struct glow_vk_ctx *ctx;
     struct vk_level lv[GLOW_MAX_LEVELS];
     struct glow_vk_buf weights;
@@ -510,7 +511,7 @@ static int record_decode(struct vk_state *s, VkCommandBuffer cb, int n)
             T = X, X = Y, Y = T;
         }
     }
-    if ((r = glow_vk_rec_post(s->ctx, cb, X->addr, s->img.addr, n, cfg->image_size, cfg->n_bits)) < 0)
+    if ((r = glow_vk_rec_post(s->ctx, cb, X->addr, s->img.addr, n, cfg->image_size, s->post_bits)) < 0)
         return r;
     mark(s, cb, GLOW_VK_PROF_PREPOST, NULL);
     glow_vk_rec_barrier(cb);
@@ -768,6 +769,7 @@ static int vk_create(void **state, const glow_model *m, const struct glow_params
     if (!s)
         return -ENOMEM;
     s->m = m;
+    s->post_bits = p->decode_bits ? p->decode_bits : m->cfg.n_bits;
     int r = glow_vk_ctx_create(&s->ctx, p->device, wanted_mma(p), describe, describe_size);
     if (r < 0)
         goto fail;
