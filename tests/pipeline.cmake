@@ -13,7 +13,7 @@ if(TARGET glowcam AND TARGET pipeline AND TARGET test_media)
     set(GC_PIPE_PYTHON3 python3)  # then the tests fail loudly instead of being skipped
   endif()
   set(pl_work ${CMAKE_BINARY_DIR}/test-pipeline-work)
-  set(pl_cases convert real nofaces badinput truncated sigint y4m vcam preview image modes rotation)
+  set(pl_cases convert real nofaces badinput truncated sigint y4m vcam preview image modes rotation repeats)
   add_test(NAME pipeline_cli_setup COMMAND ${CMAKE_SOURCE_DIR}/tests/pipeline_cli.sh setup
            $<TARGET_FILE:glowcam> ${GLOWCAM_DATA} ${pl_work} ${GC_PIPE_PYTHON3})
   set_tests_properties(pipeline_cli_setup PROPERTIES FIXTURES_SETUP pipeline_files TIMEOUT 300)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # glowcam convert / live end to end (issue 6). One case per call, so ctest runs them apart:
 #   pipeline_cli.sh CASE GLOWCAM DATA WORK PYTHON
-# CASE: setup convert real nofaces badinput truncated sigint y4m vcam preview image modes rotation
+# CASE: setup convert real nofaces badinput truncated sigint y4m vcam preview image modes rotation repeats
 # setup makes what the others use in WORK: a small random model, a target identity from
 # three shared photos, and a 1.2 s clip cut from a shared video (audio kept).
 set -uo pipefail
@@ -232,6 +232,22 @@ modes)
   check "[ $rc = 0 ] && [ '$(nframes vs.mkv)' = 6 ]" "--source with --method variance into mkv"
   conv "$CLIP" -o bad.mp4 --source "$TARGET" --two-pass 2> tp2.log; rc=$?
   check "[ $rc = 2 ] && [ ! -e bad.mp4 ]" "--source with --two-pass: usage error"
+  ;;
+repeats)
+  # the clip repeats frames 8, 12, 15, 18 and 23 (lp_d12 does): the output must repeat them too
+  # (the tracker holds the face, glow gives the same face again), not move the pasted face;
+  # two-pass: a running mean is still warming up (its face changes) over these 1.2 s
+  conv "$CLIP" -o rep.mp4 --two-pass --crf 0 --stats 2> rep.log; rc=$?; cat rep.log
+  check "[ $rc = 0 ]" "convert exits 0"
+  check "awk '/faces transferred/ { f = \$5 + 0; t = \$NF + 0; exit !(f >= 25 && t <= f - 4) }' rep.log" \
+    "repeated frames reuse the face made for the frame before (not encoded again)"
+  "$G" eval "$CLIP" rep.mp4 > rep-eval.txt 2> /dev/null && "$G" eval "$CLIP" rep.mp4 --csv > rep-eval.csv 2> /dev/null
+  check "[ $? = 0 ]" "eval exits 0"
+  grep still rep-eval.txt
+  awk -F, '$6 == 1 && $8 < 0.3 { n++; if ($7 > m) m = $7 } END { printf "repeated frames %d, largest output change on them %.3f (bound 0.5)\n", n, m; exit !(n >= 4 && m <= 0.5) }' rep-eval.csv
+  check "[ $? = 0 ]" "repeated frames stay (nearly) unchanged in the output"
+  check "awk '/still_frames/ { split(\$2, o, \"=\"); split(\$3, s, \"=\"); exit !(o[2] <= s[2] + 0.25) }' rep-eval.txt" \
+    "output change when still <= the source's + 0.25"
   ;;
 rotation)
   ffmpeg -v error -y -f lavfi -i testsrc=size=96x64:rate=10 -frames 4 -c:v libx264 -crf 10 -pix_fmt yuv420p flat.mp4 &&

@@ -51,6 +51,11 @@ struct pl_chain {
     struct { int id; double t0; } starts[MAX_CTX];
     /* --smooth > 0: one moving average of the transferred latent per track (glow stage) */
     struct { int id; xfer_smooth *sm; } smooth[MAX_CTX];
+    /* each track's last transferred face and the alpha and target it was made with (glow
+     * stage): a held face (its region unchanged) gets it again instead of a new encode */
+    struct { int id; uint8_t *crop; double alpha; int target; } last[MAX_CTX];
+    unsigned char *reuse; /* per face of a glow batch: 1 = gets its track's last face */
+    int reuse_cap;
 
     /* batch buffers of the glow stage */
     uint8_t *imgs;
@@ -70,6 +75,7 @@ struct pl_chain_params pl_chain_params_default(void)
     struct pl_chain_params p = {
         .method = "linear", .source_mode = "running", .alpha = 0.5, .warmup_s = 3.0, .backend = "auto",
         .max_batch = 8, .max_faces = 1, .detect_interval = 8, .detail = "narrow", .detail_gain = 0.5,
+        .decode_bits = 8,
     };
     return p;
 }
@@ -106,11 +112,16 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
     pthread_mutex_init(&c->mu, NULL);
     c->p = *pp;
     for (int i = 0; i < MAX_CTX; i++)
-        c->ctx[i].id = c->starts[i].id = c->smooth[i].id = -1;
+        c->ctx[i].id = c->starts[i].id = c->smooth[i].id = c->last[i].id = -1;
     c->enabled = 1;
     c->alpha = pp->alpha;
     int max_faces = pp->max_faces < 1 ? 1 : pp->max_faces > PL_MAX_FACES ? PL_MAX_FACES : pp->max_faces;
     c->p.max_faces = max_faces;
+    c->reuse_cap = (pp->max_batch > 0 ? pp->max_batch : 8) * PL_MAX_FACES;
+    if (!(c->reuse = calloc((size_t)c->reuse_cap, 1))) {
+        r = -ENOMEM;
+        goto fail;
+    }
 
     if ((r = glow_model_load(&c->model, pp->model)) < 0)
         goto fail;
@@ -126,6 +137,7 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
     }
     gp.max_batch = pp->max_batch > 0 ? pp->max_batch : 8;
     gp.threads = pp->threads;
+    gp.decode_bits = pp->decode_bits;
     if ((r = glow_engine_create(&c->engine, c->model, &gp)) < 0)
         goto fail;
 
@@ -207,6 +219,7 @@ void pl_chain_free(pl_chain **pc)
     for (int i = 0; i < MAX_CTX; i++) {
         xfer_ctx_free(&c->ctx[i].x);
         xfer_smooth_free(&c->smooth[i].sm);
+        free(c->last[i].crop);
     }
     xfer_ctx_free(&c->shared);
     for (int i = 0; i < c->n_targets; i++)
@@ -221,6 +234,7 @@ void pl_chain_free(pl_chain **pc)
     free(c->imgs);
     free(c->z);
     free(c->zo);
+    free(c->reuse);
     pthread_mutex_destroy(&c->mu);
     free(c);
     *pc = NULL;
@@ -329,6 +343,7 @@ static int cut_faces(pl_chain *c, pl_frame *f, const struct face_track *tr, int 
         if (face_warp(f->rgb, f->w, f->h, 0, pf->m, pf->crop, c->size, 0) < 0)
             continue;
         pf->id = tr[i].id;
+        pf->held = tr[i].held;
         memcpy(pf->pts, tr[i].pts, sizeof(pf->pts));
         pf->t_track = f->info.t - track_start(c, tr[i].id, f->info.t);
         pf->done = 0;
@@ -452,22 +467,70 @@ static xfer_smooth *smooth_for(pl_chain *c, int id, int *err)
     return c->smooth[i].sm;
 }
 
-/* Gathers the faces of n frames into c->imgs; returns the count or <0. */
-static int gather(pl_chain *c, pl_frame **fr, int n)
+/* The slot of track id's last transferred face; with make, a slot for it (the oldest track's
+ * when full; -1 on no memory). */
+static int last_slot(pl_chain *c, int id, int make)
 {
-    int total = 0;
+    int free_i = -1, oldest = 0;
+    for (int i = 0; i < MAX_CTX; i++) {
+        if (c->last[i].id == id)
+            return i;
+        if (c->last[i].id < 0 && free_i < 0)
+            free_i = i;
+        if (c->last[i].id < c->last[oldest].id)
+            oldest = i;
+    }
+    if (!make)
+        return -1;
+    int i = free_i >= 0 ? free_i : oldest; /* ids only grow: the smallest is the oldest track */
+    if (!c->last[i].crop && !(c->last[i].crop = malloc((size_t)c->size * c->size * 3)))
+        return -1;
+    c->last[i].id = id;
+    c->last[i].alpha = -1;
+    return i;
+}
+
+/* Marks the faces that get their track's last transferred face again (reuse[k] = 1): held
+ * (the region did not change), with one made by this alpha and target before them, in this
+ * batch or an earlier one, and not in a running mean's warm-up (whose output still changes). */
+static void plan_reuse(pl_chain *c, pl_frame **fr, int n, double alpha, int target, unsigned char *reuse)
+{
+    int seen[PL_MAX_FACES * 64], n_seen = 0, k = 0;
     for (int i = 0; i < n; i++)
-        total += fr[i]->n_faces;
+        for (int j = 0; j < fr[i]->n_faces; j++, k++) {
+            const struct pl_face *pf = &fr[i]->faces[j];
+            int ok = 0;
+            if (pf->held && !(c->xp.source == XFER_SOURCE_RUNNING && pf->t_track < c->xp.warmup_s)) {
+                for (int s = 0; s < n_seen && !ok; s++)
+                    ok = seen[s] == pf->id;
+                int l = ok ? -1 : last_slot(c, pf->id, 0);
+                ok |= l >= 0 && c->last[l].alpha == alpha && c->last[l].target == target;
+            }
+            reuse[k] = (unsigned char)ok;
+            if (n_seen < (int)(sizeof(seen) / sizeof(seen[0])))
+                seen[n_seen++] = pf->id;
+        }
+}
+
+/* Gathers the faces of n frames into c->imgs, all or those with !skip[k]; returns the count or <0. */
+static int gather(pl_chain *c, pl_frame **fr, int n, const unsigned char *skip)
+{
+    int total = 0, all = 0;
+    for (int i = 0; i < n; i++)
+        all += fr[i]->n_faces;
+    for (int k = 0; k < all; k++)
+        total += !(skip && skip[k]);
     if (!total)
         return 0;
     int r = ensure_batch(c, total);
     if (r < 0)
         return r;
     size_t isz = (size_t)c->size * c->size * 3;
-    int k = 0;
+    int k = 0, q = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < fr[i]->n_faces; j++)
-            memcpy(c->imgs + isz * k++, fr[i]->faces[j].crop, isz);
+        for (int j = 0; j < fr[i]->n_faces; j++, q++)
+            if (!(skip && skip[q]))
+                memcpy(c->imgs + isz * k++, fr[i]->faces[j].crop, isz);
     return total;
 }
 
@@ -480,22 +543,32 @@ static int stage_glow(void *ctx, pl_frame **fr, int n)
     pthread_mutex_unlock(&c->mu);
     if (!enabled)
         return 0;
-    int total = gather(c, fr, n);
-    if (total <= 0)
+    int all = 0;
+    for (int i = 0; i < n; i++)
+        all += fr[i]->n_faces;
+    if (!all)
+        return 0;
+    if (all > c->reuse_cap)
+        return -EINVAL; /* more frames than the stage's batch */
+    plan_reuse(c, fr, n, alpha, target, c->reuse);
+    int total = gather(c, fr, n, c->reuse), r = 0;
+    if (total < 0)
         return total;
     c->batches++;
-    int r = glow_encode(c->engine, c->imgs, total, c->z, NULL);
-    if (r < 0)
+    if (total > 0 && (r = glow_encode(c->engine, c->imgs, total, c->z, NULL)) < 0)
         return r;
-    int k = 0;
+    int k = 0, q = 0;
     for (int i = 0; i < n; i++) {
-        for (int j = 0; j < fr[i]->n_faces; j++, k++) {
+        for (int j = 0; j < fr[i]->n_faces; j++, q++) {
+            if (c->reuse[q])
+                continue;
             struct pl_face *pf = &fr[i]->faces[j];
             xfer_ctx *x = ctx_for(c, pf->id, alpha, target, &r);
             if (!x)
                 return r;
             const float *z = c->z + c->dim * k;
             float *zo = c->zo + c->dim * k;
+            k++;
             if ((r = xfer_ctx_apply(x, z, zo, pf->t_track)) < 0)
                 return r;
             xfer_smooth *sm = smooth_for(c, pf->id, &r);
@@ -505,14 +578,28 @@ static int stage_glow(void *ctx, pl_frame **fr, int n)
                 xfer_smooth_apply(sm, zo);
         }
     }
-    if ((r = glow_decode(c->engine, c->zo, total, c->imgs)) < 0)
+    if (total > 0 && (r = glow_decode(c->engine, c->zo, total, c->imgs)) < 0)
         return r;
+    /* in frame order, so a held face finds the face its track made just before */
     size_t isz = (size_t)c->size * c->size * 3;
-    k = 0;
+    k = q = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < fr[i]->n_faces; j++) {
-            memcpy(fr[i]->faces[j].crop, c->imgs + isz * k++, isz);
-            fr[i]->faces[j].done = 1;
+        for (int j = 0; j < fr[i]->n_faces; j++, q++) {
+            struct pl_face *pf = &fr[i]->faces[j];
+            int l = last_slot(c, pf->id, !c->reuse[q]);
+            if (c->reuse[q]) {
+                if (l < 0) /* its slot could not be made: left as it is */
+                    continue;
+                memcpy(pf->crop, c->last[l].crop, isz);
+            } else {
+                memcpy(pf->crop, c->imgs + isz * k++, isz);
+                if (l >= 0) {
+                    memcpy(c->last[l].crop, pf->crop, isz);
+                    c->last[l].alpha = alpha;
+                    c->last[l].target = target;
+                }
+            }
+            pf->done = 1;
         }
     pthread_mutex_lock(&c->mu);
     c->faces += total;
@@ -555,7 +642,7 @@ int pl_chain_stages(pl_chain *c, struct pl_stage *st, int max)
 static int stage_observe(void *ctx, pl_frame **fr, int n)
 {
     pl_chain *c = ctx;
-    int total = gather(c, fr, n);
+    int total = gather(c, fr, n, NULL);
     if (total <= 0)
         return total;
     int r = glow_encode(c->engine, c->imgs, total, c->z, NULL);
@@ -577,7 +664,7 @@ int pl_chain_end_pass(pl_chain *c)
 {
     face_tracker_reset(c->tracker);
     for (int i = 0; i < MAX_CTX; i++)
-        c->starts[i].id = c->smooth[i].id = -1;
+        c->starts[i].id = c->smooth[i].id = c->last[i].id = -1;
     pthread_mutex_lock(&c->mu);
     c->with_face = c->without_face = c->faces = 0;
     pthread_mutex_unlock(&c->mu);

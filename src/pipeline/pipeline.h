@@ -39,6 +39,7 @@ struct pl_face {
     float pts[FACE_N_POINTS][2];  /* smoothed landmarks in the frame */
     uint8_t *crop;                /* crop_size^2*3: the aligned face, then the transferred face */
     int done;                     /* glow produced the transferred face */
+    int held;                     /* the tracker kept its landmarks (the face region did not change) */
 };
 
 typedef struct pl_frame {
@@ -126,6 +127,9 @@ struct pl_chain_params {
     double detail_gain;       /* its gain, default 0.5 (measured in docs/pipeline.md) */
     int detect_interval;      /* tracker: frames between detections, default 8 */
     int threads;              /* glow CPU threads, 0 = all; default 0 */
+    int decode_bits;          /* glow decode's bits per channel (glow_params.decode_bits): default 8, the
+                                 continuous value to every 8-bit level (less flicker and banding than the
+                                 model's n_bits, docs/pipeline.md); 0 = the model's n_bits */
     int still;                /* still images: the detector also tries upsampled and mirrored; default 0 */
 };
 struct pl_chain_params pl_chain_params_default(void);
@@ -149,7 +153,8 @@ int pl_chain_enabled(const pl_chain *c);
 /* Next target identity; returns its name. */
 const char *pl_chain_next_target(pl_chain *c);
 const char *pl_chain_target_name(const pl_chain *c);
-/* Frames seen with and without a face, faces transferred. */
+/* Frames seen with and without a face, faces transferred (encoded, transferred and decoded: a
+ * held face that got its track's last transferred face again is not counted). */
 void pl_chain_counts(const pl_chain *c, int64_t *frames_with_face, int64_t *frames_without, int64_t *faces);
 const char *pl_chain_describe(const pl_chain *c);
 
