@@ -141,10 +141,10 @@ struct face_tracker_params {
     double d_cutoff;      /* one-euro: cutoff (Hz) of the speed estimate, default 1.0 */
     int max_faces;        /* faces tracked at once, default 8 */
     int max_missed;       /* checks a track may fail in a row before it is dropped, default 1 */
-    double hold_change;   /* a track whose face region changed less than this since its landmarks
-                             were last fitted (mean |difference| of luminance, 0..255, on a grid over
+    double hold_change;   /* a track whose face region changed less than this since its smoothed
+                             points last moved (mean |difference| of luminance, 0..255, on a grid over
                              its box) keeps them: repeated frames and still pictures do not move the
-                             face; default 0.5, 0 = off */
+                             face (raw points are still fitted); default 0.5, 0 = off */
 };
 struct face_tracker_params face_tracker_params_default(void);
 
@@ -155,12 +155,12 @@ struct face_track {
     float pts[FACE_N_POINTS][2];    /* smoothed landmarks: align and composite with these */
     float raw[FACE_N_POINTS][2];    /* unsmoothed landmarks of this frame */
     int age;                        /* frames since the track began */
-    int held;                       /* 1: the face region did not change, landmarks kept (see hold_change) */
+    int held;                       /* 1: the face region did not change, pts kept (see hold_change) */
 };
 
 struct face_tracker_stats {
     int frames, detections, checks; /* frames seen, full-frame detections, checks near a tracked face */
-    int held;                       /* track-frames whose landmarks were kept (hold_change) */
+    int held;                       /* track-frames whose smoothed points were kept (hold_change) */
     double detect_s, landmark_s;    /* CPU seconds of the calling thread in detection (both kinds)
                                        and in landmarks */
 };

@@ -230,9 +230,11 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
     t->st.frames++;
     int r, lost = 0;
 
-    /* 1. follow every track from its last landmarks; a face region that has not changed
-     * since the last fit (a repeated frame, a still picture) keeps its landmarks: a new
-     * fit and the filter's catching up would move the face where the image did not */
+    /* 1. follow every track from its last landmarks. A face region that has not changed
+     * since the filter's last step (a repeated frame, a still picture) keeps its output
+     * points (step 5): the filter's catching up would move the face where the image did
+     * not. Its raw points are fitted again all the same: a second fit on the same picture
+     * converges, and on fast motion the next frame needs that start (else lp_d12 loses it). */
     double t0 = cpu_time();
     int fresh[MAX_TRACKS] = {0};
     for (int i = 0; i < t->n; i++) {
@@ -240,10 +242,7 @@ int face_tracker_update(face_tracker *t, const uint8_t *rgb, int w, int h, int s
         tr->dt = fminf(tr->dt + dt, 1.0f);
         tr->steps++;
         tr->held = t->p.hold_change > 0 && snap_change(tr, rgb, w, h, stride) < t->p.hold_change;
-        if (tr->held) {
-            t->st.held++;
-            continue;
-        }
+        t->st.held += tr->held;
         if ((r = follow(t, tr, rgb, w, h, stride)) < 0)
             return r;
         if (r == 1) { /* lost: drop it */
