@@ -220,6 +220,18 @@ print('%.2f' % (np.abs(a - b).mean() if a.size == b.size else -1))" "$img")
   check "awk 'BEGIN{exit !($d > 0.5)}'" "the face changed"
   conv "$img" -o still.mp4 2> im2.log; rc=$?
   check "[ $rc = 2 ] && [ ! -e still.mp4 ]" "image in, video out: usage error"
+  # --decode-bits 5: the model's own 32 levels (DESIGN.md's postprocess) instead of the default 8 bits
+  conv "$img" -o still5.png --source "$TARGET" --decode-bits 5 2> im5.log; rc=$?
+  d5=$("$PY" -c "
+import subprocess, numpy as np
+def load(p):
+    raw = subprocess.run(['ffmpeg','-v','error','-i',p,'-f','rawvideo','-pix_fmt','rgb24','-'], capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).astype(float)
+print('%.4f' % (np.abs(load('still.png') - load('still5.png')) > 0).mean())")
+  echo "--decode-bits 5 vs 8: fraction of pixels that differ $d5"
+  check "[ $rc = 0 ] && awk 'BEGIN{exit !($d5 > 0.001 && $d5 < 0.5)}'" "--decode-bits 5 changes part of the face, not the frame"
+  conv "$img" -o still9.png --decode-bits 9 2> im9.log; rc=$?
+  check "[ $rc = 2 ] && [ ! -e still9.png ] && grep -q 'decode-bits' im9.log" "--decode-bits 9: usage error naming the option"
   ;;
 modes)
   # the shipped-file defaults through $GLOWCAM_MODELS, then the other source-mean modes

@@ -20,6 +20,7 @@ struct convert_opts {
     int threads, two_pass, stats, frames, crf, max_faces, batch, passthrough, quiet, detect_interval;
     const char *detail;
     double detail_gain, smooth;
+    int decode_bits;
 };
 
 static const struct cli_opt opts[] = {
@@ -27,6 +28,7 @@ static const struct cli_opt opts[] = {
     {"target", 't', "target identity (.safetensors; default: the shipped default-target)", offsetof(struct convert_opts, target), OPT_STRING, {.s = NULL}, 0, 0},
     {"alpha", 'a', "expression strength", offsetof(struct convert_opts, alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
     {"smooth", 0, "temporal smoothing: moving average factor 0..0.95 on each face track's transferred latent (0 = off; less flicker on still faces, see docs/pipeline.md)", offsetof(struct convert_opts, smooth), OPT_FLOAT, {.f = 0}, 0, 0.95},
+    {"decode-bits", 0, "bits per channel of the decoded face: 8 (default) = the decoder's continuous output, no banding; the model's n_bits = DESIGN.md's postprocess exactly", offsetof(struct convert_opts, decode_bits), OPT_INT, {.i = 8}, 1, 8},
     {"method", 0, "transfer method: linear, variance or attribute", offsetof(struct convert_opts, method), OPT_STRING, {.s = "linear"}, 0, 0},
     {"source", 's', "source identity file (else a running mean of the faces seen)", offsetof(struct convert_opts, source), OPT_STRING, {.s = NULL}, 0, 0},
     {"two-pass", 0, "source mean from a first pass over the whole input", offsetof(struct convert_opts, two_pass), OPT_FLAG, {0}, 0, 0},
@@ -120,6 +122,7 @@ static void fill_chain_params(struct pl_chain_params *cp, const struct convert_o
     cp->level_weights = o->level_weights;
     cp->alpha = o->alpha;
     cp->smooth = o->smooth;
+    cp->decode_bits = o->decode_bits;
     cp->backend = o->backend;
     cp->max_batch = o->batch;
     cp->max_faces = o->max_faces;

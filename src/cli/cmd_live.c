@@ -19,6 +19,7 @@ struct live_opts {
     int threads, preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
     const char *detail;
     double detail_gain, smooth;
+    int decode_bits;
 };
 
 static const struct cli_opt opts[] = {
@@ -29,6 +30,7 @@ static const struct cli_opt opts[] = {
     {"target", 't', "target identities, comma-separated ('t' cycles them; default: the shipped one)", offsetof(struct live_opts, target), OPT_STRING, {.s = NULL}, 0, 0},
     {"alpha", 'a', "expression strength (+/- keys change it)", offsetof(struct live_opts, alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
     {"smooth", 0, "temporal smoothing: moving average factor 0..0.95 on each face track's transferred latent (0 = off; less flicker on still faces, see docs/pipeline.md)", offsetof(struct live_opts, smooth), OPT_FLOAT, {.f = 0}, 0, 0.95},
+    {"decode-bits", 0, "bits per channel of the decoded face: 8 (default) = the decoder's continuous output, no banding; the model's n_bits = DESIGN.md's postprocess exactly", offsetof(struct live_opts, decode_bits), OPT_INT, {.i = 8}, 1, 8},
     {"method", 0, "transfer method: linear or variance", offsetof(struct live_opts, method), OPT_STRING, {.s = "linear"}, 0, 0},
     {"source", 's', "source identity file (else a running mean with warm-up)", offsetof(struct live_opts, source), OPT_STRING, {.s = NULL}, 0, 0},
     {"warmup", 0, "seconds before a running mean gives full strength", offsetof(struct live_opts, warmup), OPT_FLOAT, {.f = 3}, 0, 600},
@@ -169,6 +171,7 @@ int cli_cmd_live(int argc, char **argv)
         cp.alpha = o.alpha;
         cp.warmup_s = o.warmup;
         cp.smooth = o.smooth;
+        cp.decode_bits = o.decode_bits;
         cp.backend = o.backend;
         cp.max_faces = o.max_faces;
         cp.threads = o.threads;
