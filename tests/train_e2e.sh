@@ -34,6 +34,11 @@ $py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.
 grep -q "resumed from" "$work/train2.log" || { echo "FAIL: no resume"; exit 1; }
 $check meta "$work/model2.safetensors"
 grep -q '2 run(s)' <($check meta "$work/model2.safetensors") || { echo "FAIL: resume did not keep the history"; exit 1; }
+# --evaluate on the first model's split gives the held-out figure its training ended with
+ev=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.safetensors" --evaluate \
+  --holdout 0.25 --threads 2 | sed -n 's/.*: held-out bpd \([0-9.]*\).*/\1/p')
+echo "--evaluate: held-out bpd $ev (the training's final figure: $bpd)"
+[ -n "$ev" ] && [ "$ev" = "$bpd" ] || { echo "FAIL: --evaluate gave '$ev', training ended with $bpd"; exit 1; }
 echo "training wall time (both runs, incl. start-up): $(( $(date +%s) - t0 )) s"
 
 "$glowcam" model-info "$work/model2.safetensors"

@@ -7,6 +7,8 @@ against), so what this exports loads in glowcam unchanged.
     # a 64x64 model of 3 levels, depth 8, width 128, for 30 minutes on the CPU
     nice -n 19 /usr/bin/python3 tools/train_glow.py --data .dev/data/celeba64.npy \\
         --levels 3 --depth 8 --width 128 --minutes 30 --out models/glowcam-64.safetensors
+    # held-out bits/dim of any exported model on a data set's split (to compare models)
+    /usr/bin/python3 tools/train_glow.py --data .dev/data/celeba64.npy --resume models/glowcam-64.safetensors --evaluate
     # go on from an exported model (optimizer state restarts; data-dependent init is skipped)
     /usr/bin/python3 tools/train_glow.py --data ... --resume models/glowcam-64.safetensors --minutes 30 --out ...
 
@@ -164,7 +166,7 @@ def main():
     ap.add_argument("--data", nargs="+", required=True, help="uint8 [N,S,S,3] .npy file(s)")
     ap.add_argument("--data-desc", default="", help="what the data is (goes into the metadata)")
     ap.add_argument("--downscale", type=int, default=1, help="area-average the images by this factor")
-    ap.add_argument("--out", required=True, help="exported model (.safetensors)")
+    ap.add_argument("--out", help="exported model (.safetensors)")
     ap.add_argument("--resume", help="start from this exported model (its configuration wins)")
     ap.add_argument("--levels", type=int, default=3)
     ap.add_argument("--depth", type=int, default=8)
@@ -192,8 +194,16 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-flip", action="store_true")
     ap.add_argument("--log-every", type=float, default=30, help="seconds between progress lines")
+    ap.add_argument("--evaluate", action="store_true",
+                    help="print the held-out bits/dim of the --resume model on this data's split and exit "
+                         "(no training, nothing written): compares models on the same faces")
     args = ap.parse_args()
-    if args.minutes <= 0 and args.epochs <= 0 and args.steps <= 0:
+    if args.evaluate:
+        if not args.resume:
+            ap.error("--evaluate needs --resume MODEL")
+    elif not args.out:
+        ap.error("give --out")
+    elif args.minutes <= 0 and args.epochs <= 0 and args.steps <= 0:
         ap.error("give --minutes, --epochs or --steps")
 
     t_start = time.time()
@@ -249,6 +259,10 @@ def main():
         g = torch.Generator().manual_seed(args.seed)
         pick = tr_idx[torch.randperm(len(tr_idx), generator=g)[:args.init_batch].numpy()]
         model.data_init(model.dequantize(data[torch.from_numpy(pick).to(dev)]))
+    if args.evaluate:
+        bpd, bpd_c = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
+        log("%s: held-out bpd %.4f (bin centres %.4f) on %d faces" % (args.resume, bpd, bpd_c, len(ho_eval)))
+        return
     cfg = model.config
     nparam = sum(p.numel() for p in model.parameters())
     log("model: %dx%d, %d levels, depth %d, width %d, %s coupling, edge padding %s, n_bits %d, %.2fM parameters" %
