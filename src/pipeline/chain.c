@@ -311,18 +311,33 @@ static int ensure_crops(pl_chain *c, pl_frame *f)
     return f->crops ? 0 : -ENOMEM;
 }
 
-static double track_start(pl_chain *c, int id, double t)
+/* Per-track tables (starts, smooth, last) keep MAX_CTX entries whose first member is the track id
+ * (-1 = free). Returns id's slot with *found = 1, else a free slot, else the oldest track's (ids
+ * only grow: the smallest is the oldest) with *found = 0. */
+static int track_slot(const void *table, size_t entry_size, int id, int *found)
 {
+#define SLOT_ID(i) (*(const int *)((const char *)table + (size_t)(i) * entry_size))
     int free_i = -1, oldest = 0;
+    *found = 0;
     for (int i = 0; i < MAX_CTX; i++) {
-        if (c->starts[i].id == id)
-            return c->starts[i].t0;
-        if (c->starts[i].id < 0 && free_i < 0)
+        if (SLOT_ID(i) == id) {
+            *found = 1;
+            return i;
+        }
+        if (SLOT_ID(i) < 0 && free_i < 0)
             free_i = i;
-        if (c->starts[i].id < c->starts[oldest].id)
+        if (SLOT_ID(i) < SLOT_ID(oldest))
             oldest = i;
     }
-    int i = free_i >= 0 ? free_i : oldest; /* ids only grow: the smallest is the oldest track */
+#undef SLOT_ID
+    return free_i >= 0 ? free_i : oldest;
+}
+
+static double track_start(pl_chain *c, int id, double t)
+{
+    int found, i = track_slot(c->starts, sizeof(c->starts[0]), id, &found);
+    if (found)
+        return c->starts[i].t0;
     c->starts[i].id = id;
     c->starts[i].t0 = t;
     return t;
@@ -450,16 +465,9 @@ static xfer_smooth *smooth_for(pl_chain *c, int id, int *err)
     *err = 0;
     if (!(c->p.smooth > 0))
         return NULL;
-    int free_i = -1, oldest = 0;
-    for (int i = 0; i < MAX_CTX; i++) {
-        if (c->smooth[i].id == id)
-            return c->smooth[i].sm;
-        if (c->smooth[i].id < 0 && free_i < 0)
-            free_i = i;
-        if (c->smooth[i].id < c->smooth[oldest].id)
-            oldest = i;
-    }
-    int i = free_i >= 0 ? free_i : oldest; /* ids only grow: the smallest is the oldest track */
+    int found, i = track_slot(c->smooth, sizeof(c->smooth[0]), id, &found);
+    if (found)
+        return c->smooth[i].sm;
     if (!c->smooth[i].sm && (*err = xfer_smooth_create(&c->smooth[i].sm, c->dim, c->p.smooth)) < 0)
         return NULL;
     xfer_smooth_reset(c->smooth[i].sm);
@@ -471,18 +479,11 @@ static xfer_smooth *smooth_for(pl_chain *c, int id, int *err)
  * when full; -1 on no memory). */
 static int last_slot(pl_chain *c, int id, int make)
 {
-    int free_i = -1, oldest = 0;
-    for (int i = 0; i < MAX_CTX; i++) {
-        if (c->last[i].id == id)
-            return i;
-        if (c->last[i].id < 0 && free_i < 0)
-            free_i = i;
-        if (c->last[i].id < c->last[oldest].id)
-            oldest = i;
-    }
+    int found, i = track_slot(c->last, sizeof(c->last[0]), id, &found);
+    if (found)
+        return i;
     if (!make)
         return -1;
-    int i = free_i >= 0 ? free_i : oldest; /* ids only grow: the smallest is the oldest track */
     if (!c->last[i].crop && !(c->last[i].crop = malloc((size_t)c->size * c->size * 3)))
         return -1;
     c->last[i].id = id;
