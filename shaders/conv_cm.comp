@@ -6,6 +6,9 @@
 // without the extension, lavapipe included).
 // Workgroup: 4 subgroups of 32 over a 128 x BN tile: VARIANT 0 (BN 64): 2x2 subgroups of
 // 64x32; 1 (BN 16): 4x1 subgroups of 32x16; 2 (BN 128): 2x2 subgroups of 64x64.
+// Split-K as in conv2.comp: on a small grid with a long k loop (the zero convolutions'
+// 9 x 512 k at the deep levels: most of a call's serial k tiles) workgroup z also picks a
+// range of k tiles, and split s writes raw sums to rows s * M + m for splitk.comp.
 // Must match glow_vk_rec_conv in vk_ops.c.
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_control_flow_attributes : require
@@ -41,11 +44,15 @@ shared float Cs[4u * LM * 16u]; // one accumulator fragment per subgroup, for th
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint m0 = (gl_WorkGroupID.z * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
+    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup
-    uint K = KS * KS * pc.cin_pad;
+    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
+    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros)
+    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
+    uint mrow = split * pc.M; // the raw partial sums' rows (the epilogue flags are off then)
     // A loader: 8 pixels per invocation, one group of 4 k each; neighbours read neighbouring 16 bytes
     uint ak = (tid % 8u) * 4u, arow = tid / 8u;
     gc_pixel px[8];
@@ -65,7 +72,7 @@ void main()
             acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, LM, LN>(0.0);
 #endif
 
-    for (uint k0 = 0u; k0 < K; k0 += BK) {
+    for (uint k0 = kt0 * BK; k0 < kt1 * BK; k0 += BK) {
         [[unroll]] for (uint i = 0u; i < 8u; i++) {
             vec4 a = gc_load_a4(px[i], k0 + ak);
             uint s = (arow + 16u * i) * AST + ak;
@@ -115,7 +122,7 @@ void main()
     for (uint i = 0u; i < PER; i++) {
         uint e = tid + 128u * i, m = m0 + e / BN, o = n0 + e % BN;
         if (m < pc.M && o < pc.cout)
-            pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i], o);
+            pc.dst.d[(mrow + m) * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i], o);
     }
 #else
     uint cbase = sg * LM * 16u;
@@ -127,7 +134,7 @@ void main()
             for (uint e = lane; e < LM * LN; e += 32u) {
                 uint m = m0 + wm * WTM + i * LM + e / LN, o = n0 + wn * WTN + j * LN + e % LN;
                 if (m < pc.M && o < pc.cout)
-                    pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(Cs[cbase + e], o);
+                    pc.dst.d[(mrow + m) * pc.dst_stride + pc.dst_off + o] = gc_epilogue(Cs[cbase + e], o);
             }
             subgroupMemoryBarrierShared();
             subgroupBarrier();

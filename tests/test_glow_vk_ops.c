@@ -184,6 +184,7 @@ static const struct conv_case conv_cases[] = {
     {3, 1, 3, 2, 2, 192, 384, 0, 384, 384, 0, 1, 1, 0},
     {3, 1, 2, 4, 4, 96, 192, 0, 96, 96, 0, 1, 1, 1},
     {1, 0, 3, 2, 2, 512, 512, 0, 128, 128, 0, 1, 1, 1}, /* width 512: long k loops (llvmpipe stops loops at 65535 trips) */
+    {3, 1, 2, 3, 3, 96, 96, 0, 12, 12, 0, 1, 1, 0},     /* a deep zero conv: narrow tile, long k loop (split-K) */
     /* conv2.comp's tiles (128x128, 128x64, 256x16): edges of M and cout, vec4 and scalar paths */
     {1, 0, 1, 13, 11, 128, 128, 0, 256, 256, 0, 1, 1, 0}, /* two 128-wide n tiles, M not a tile multiple */
     {1, 0, 2, 9, 11, 32, 32, 0, 100, 103, 3, 1, 1, 1},    /* cout % 4, odd dst stride and offset: scalar B and stores */
@@ -454,6 +455,10 @@ int main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             test_conv(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat" : "fp16");
+        /* conv_cm.comp with split-K (taken by the cases with a small grid and a long k loop) */
+        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+            test_conv_k(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat split-K" : "fp16 split-K",
+                        1);
         /* conv_cm2.comp's layout (GLOWCAM_VK_CM=v2): the cases it takes, cout > 64 */
         ctx->cm_v2 = 1;
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
@@ -468,8 +473,10 @@ int main(int argc, char **argv)
         return 1;
     if (ctx->mma == GLOW_VK_MMA_COOPMAT) {
         printf("%s (%ux%ux%u)\n", why, ctx->cm_m, ctx->cm_n, ctx->cm_k);
-        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++) {
             test_conv(ctx, &conv_cases[i], FP16_BOUND, "coopmat");
+            test_conv_k(ctx, &conv_cases[i], FP16_BOUND, "coopmat split-K", 1);
+        }
         ctx->cm_v2 = 1; /* conv_cm2.comp on tensor cores */
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             if (conv_cases[i].cout > 64)

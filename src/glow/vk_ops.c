@@ -5,7 +5,7 @@
 
 /* must match the shaders: 256 invocations per elementwise workgroup (common.glsl) */
 #define GROUP 256u
-/* split-K (conv2.comp, conv_cm2.comp): aim for this many workgroups, with splits of at
+/* split-K (conv2.comp, conv_cm.comp, conv_cm2.comp): aim for this many workgroups, with splits of at
  * least this many k tiles (a guess for a 132-SM GPU until a profile says better) */
 #define SPLITK_GRID 256u
 #define SPLITK_MIN_TILES 8u
@@ -83,6 +83,7 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
         sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM : GLOW_VK_SH_CONV_H;
         spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
+        bk = 32; /* conv_cm.comp's BK */
         if (ctx->cm_v2 && c->cout > 64) { /* conv_cm2.comp: 128 x 128, KS and EDGE in the flags */
             sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM2 : GLOW_VK_SH_CONV_H2;
             spec[0] = spec[3];

@@ -33,7 +33,7 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV2_T2,  /* 256 x 16 */
     GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (GLOWCAM_VK_CM=v2, cout > 64): 128 x 128 tiles, prefetch */
     GLOW_VK_SH_CONV_H2,   /* the same layout without tensor cores (EMULATE) */
-    GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue of the v2 kernels */
+    GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue (conv2, conv_cm, conv_cm2) */
     GLOW_VK_N_SHADERS
 };
 
@@ -71,7 +71,7 @@ struct glow_vk_ctx {
     enum glow_vk_mma mma;
     int conv_v2;        /* fp32 convolutions on conv2.comp ($GLOWCAM_VK_CONV=v2) instead of conv.comp */
     int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp ($GLOWCAM_VK_CM=v2) */
-    int splitk;         /* the v2 kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
+    int splitk;         /* conv2, conv_cm, conv_cm2 may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
     uint32_t ts_bits;   /* the queue's timestampValidBits (0: no timestamps, no --profile) */
     double timestamp_ns; /* timestampPeriod */
 };
@@ -130,7 +130,7 @@ struct glow_vk_conv {
     int cout, dst_stride, dst_off;
     VkDeviceAddress src, weights, bias, scale, dst; /* bias/scale 0 = none */
     int relu;
-    VkDeviceAddress scratch; /* v2 kernels: room for split-K partial sums (0: no split-K) */
+    VkDeviceAddress scratch; /* room for split-K partial sums (0: no split-K) */
     size_t scratch_floats;
 };
 
