@@ -2,7 +2,9 @@
 // fp32 implicit-GEMM convolution (1x1 and 3x3, edge padding, fused epilogue):
 // dst[m][o] = epilogue(sum_k A[m][k] * w[k][o]). 256 invocations compute a 128 x BN tile,
 // each an 8 x BN/16 micro-tile strided by 16, so that shared-memory reads broadcast and
-// global writes are contiguous across the workgroup.
+// global writes are contiguous across the workgroup. Split-K as in conv2.comp (small grids
+// with long k loops: workgroup z also picks a range of k tiles; split s writes raw sums to
+// rows s * M + m, which splitk.comp adds up).
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 layout(local_size_x = 256) in;
@@ -19,11 +21,15 @@ shared float Bs[BK][BN];
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint m0 = (gl_WorkGroupID.z * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
+    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup: no barrier is skipped by part of it
-    uint K = KS * KS * pc.cin_pad;
+    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
+    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros)
+    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
+    uint mrow = split * pc.M; // the raw partial sums' rows (the epilogue flags are off then)
     uint tx = tid % 16u, ty = tid / 16u;
     // A loader: two pixels and one group of 4 k each per invocation (128 x 16 = 2 x 256 x 4)
     uint am = tid / 4u, ak = (tid % 4u) * 4u;
@@ -34,7 +40,7 @@ void main()
         [[unroll]] for (uint j = 0u; j < TN; j++)
             acc[i][j] = 0.0;
 
-    for (uint k0 = 0u; k0 < K; k0 += BK) {
+    for (uint k0 = kt0 * BK; k0 < kt1 * BK; k0 += BK) {
         vec4 a0 = gc_load_a4(px0, k0 + ak), a1 = gc_load_a4(px1, k0 + ak);
         for (uint e = 0u; e < 4u; e++) {
             As[ak + e][am] = a0[e];
@@ -64,7 +70,7 @@ void main()
         [[unroll]] for (uint j = 0u; j < TN; j++) {
             uint o = n0 + tx + 16u * j;
             if (o < pc.cout)
-                pc.dst.d[m * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i][j], o);
+                pc.dst.d[(mrow + m) * pc.dst_stride + pc.dst_off + o] = gc_epilogue(acc[i][j], o);
         }
     }
 }

@@ -5,7 +5,7 @@
 // specialization constants).
 const uint GC_CONV_BIAS = 1u, GC_CONV_SCALE = 2u, GC_CONV_RELU = 4u, GC_CONV_VEC4 = 8u;
 const uint GC_CONV_WVEC4 = 16u, GC_CONV_DVEC4 = 32u, GC_CONV_KS3 = 64u, GC_CONV_EDGE = 128u;
-// split-K (conv2.comp, conv_cm.comp, conv_cm2.comp, splitk.comp): bits 8..15 hold splits - 1; split s of
+// split-K (every conv kernel, splitk.comp): bits 8..15 hold splits - 1; split s of
 // the k tiles writes its raw partial sums to dst rows s * M + m (dst is then the scratch)
 const uint GC_CONV_SPLIT_SHIFT = 8u;
 layout(push_constant) uniform PC {

@@ -1,5 +1,5 @@
 #version 450
-// split-K reduction of conv2.comp / conv_cm.comp / conv_cm2.comp: dst[m][dst_off + o] =
+// split-K reduction of the conv kernels: dst[m][dst_off + o] =
 // epilogue(sum over s of src[s * M + m][o]), src being the scratch of raw partial sums
 // [splits][M][cout]; the push constants are the convolution's (conv_pc.glsl).
 #include "common.glsl"

@@ -78,7 +78,7 @@ struct conv_case {
     int ks, edge, n, h, w, cin, src_stride, src_off, cout, dst_stride, dst_off, bias, scale, relu;
 };
 
-/* split_k: give the v2 kernels a scratch, so that small grids with long k loops split k */
+/* split_k: give the kernels a scratch, so that small grids with long k loops split k */
 static void test_conv_k(struct glow_vk_ctx *ctx, const struct conv_case *cc, double bound, const char *tag, int split_k)
 {
     const int e = cc->ks == 3 && cc->edge, cin_file = cc->cin + e, taps = cc->ks * cc->ks;
@@ -415,8 +415,10 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("%s\n", why);
-    for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+    for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++) {
         test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32");
+        test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "fp32 split-K", 1);
+    }
     /* conv2.comp (GLOWCAM_VK_CONV=v2): the same cases, the same bound, without and with
      * split-K (taken by the cases with a long k loop) */
     ctx->conv_v2 = 1;

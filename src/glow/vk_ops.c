@@ -5,7 +5,7 @@
 
 /* must match the shaders: 256 invocations per elementwise workgroup (common.glsl) */
 #define GROUP 256u
-/* split-K (conv2.comp, conv_cm.comp, conv_cm2.comp): aim for this many workgroups, with splits of at
+/* split-K (every conv kernel): aim for this many workgroups, with splits of at
  * least this many k tiles (a guess for a 132-SM GPU until a profile says better) */
 #define SPLITK_GRID 256u
 #define SPLITK_MIN_TILES 8u
@@ -75,7 +75,7 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     /* tile shapes: must match conv.comp (BM 128, BN 16|64|128) and conv_cm.comp (BM 128,
      * VARIANT 1|0|2 = BN 16|64|128) */
     const int variant = c->cout <= 24 ? 1 : c->cout <= 96 ? 0 : 2;
-    uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128, bk = 0; /* bk: split-K capable */
+    uint32_t bm = 128, bn = variant == 1 ? 16 : variant == 0 ? 64 : 128, bk = 16; /* bk: conv.comp's BK */
     enum glow_vk_shader sh = GLOW_VK_SH_CONV;
     uint32_t spec[4] = {(uint32_t)c->ks, (uint32_t)edge, bn, 0};
     int nspec = 4;

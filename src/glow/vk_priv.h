@@ -33,7 +33,7 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV2_T2,  /* 256 x 16 */
     GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (GLOWCAM_VK_CM=v2, cout > 64): 128 x 128 tiles, prefetch */
     GLOW_VK_SH_CONV_H2,   /* the same layout without tensor cores (EMULATE) */
-    GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue (conv2, conv_cm, conv_cm2) */
+    GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue of the conv kernels */
     GLOW_VK_N_SHADERS
 };
 
@@ -71,7 +71,7 @@ struct glow_vk_ctx {
     enum glow_vk_mma mma;
     int conv_v2;        /* fp32 convolutions on conv2.comp ($GLOWCAM_VK_CONV=v2) instead of conv.comp */
     int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp ($GLOWCAM_VK_CM=v2) */
-    int splitk;         /* conv2, conv_cm, conv_cm2 may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
+    int splitk;         /* the conv kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
     uint32_t ts_bits;   /* the queue's timestampValidBits (0: no timestamps, no --profile) */
     double timestamp_ns; /* timestampPeriod */
 };
