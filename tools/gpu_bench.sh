@@ -134,7 +134,7 @@ run_glow() {
     local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v1 cm=v1 sk=1 log line
     case $V in
     v2) conv=v2;; coopmat) mma=coopmat;; cm2) mma=coopmat cm=v2;;
-    v2ns) conv=v2 sk=0;; cm2ns) mma=coopmat cm=v2 sk=0;; cmns) mma=coopmat sk=0;;  # no split-K
+    v1ns) sk=0;; v2ns) conv=v2 sk=0;; cmns) mma=coopmat sk=0;; cm2ns) mma=coopmat cm=v2 sk=0;;  # no split-K
     esac
     log=$OUTDIR/glow-$S-b$B-$V.log
     stamp "glowcam $S x $S, batch $B, $V${P:+ (profiled)}"
@@ -245,7 +245,7 @@ if have 30 "the openai-$S0 check"; then
 fi
 # ---- 5. split-K's share (the kernels without it, 256 profiled), batch 1 (glowcam, PyTorch) ----
 S1=${SIZES%% *}
-for V in cm2ns cmns v2ns; do
+for V in cm2ns cmns v2ns v1ns; do
     have "$([ "$S1" = 256 ] && echo 50 || echo 25)" "glowcam $S1 batch $(batch_main "$S1") $V" &&
         run_glow "$S1" "$(batch_main "$S1")" "$V" --profile
 done
@@ -295,7 +295,8 @@ for (s, b) in sorted(rows):
     v1, v2 = rows[(s, b)].get("glowcam/v1", 0), rows[(s, b)].get("glowcam/v2", 0)
     if v1 and v2:
         print("fp32 kernel at %d batch %d: %s faster (v2/v1 = %.2f)" % (s, b, "v2" if v2 > v1 else "v1", v2 / v1))
-    for a, n in (("glowcam/v2", "glowcam/v2ns"), ("glowcam/coopmat", "glowcam/cmns"), ("glowcam/cm2", "glowcam/cm2ns")):
+    for a in ("glowcam/v1", "glowcam/v2", "glowcam/coopmat", "glowcam/cm2"):
+        n = {"glowcam/coopmat": "glowcam/cmns"}.get(a, a + "ns")
         x, y = rows[(s, b)].get(a, 0), rows[(s, b)].get(n, 0)
         if x and y:
             print("split-K at %d batch %d: %s %.2f faces/s with, %.2f without" % (s, b, a.split("/")[1], x, y))
