@@ -70,14 +70,11 @@ void store4(uint m, uint o, vec4 v, uint split)
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
-    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK, m0, split, kt0, kt1;
+    gc_conv_place(BM, nk, m0, split, kt0, kt1); // k tiles [kt0, kt1)
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup: no barrier is skipped by part of it
-    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
-    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros)
-    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
     uint tx = tid % TX, ty = tid / TX;
 
     // A loaders: pixel am + 128 r, k group ak (the same for every r: 256 is even)

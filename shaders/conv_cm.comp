@@ -44,14 +44,11 @@ shared float Cs[4u * LM * 16u]; // one accumulator fragment per subgroup, for th
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
-    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK, m0, split, kt0, kt1;
+    gc_conv_place(BM, nk, m0, split, kt0, kt1); // k tiles [kt0, kt1)
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup
-    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
-    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros)
-    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
     uint mrow = split * pc.M; // the raw partial sums' rows (the epilogue flags are off then)
     // A loader: 8 pixels per invocation, one group of 4 k each; neighbours read neighbouring 16 bytes
     uint ak = (tid % 8u) * 4u, arow = tid / 8u;

@@ -59,14 +59,11 @@ void store_tiles(vec4 ra[APT], vec4 rb[BPT], uint am, uint ak, uint bk, uint bo)
 void main()
 {
     uint tid = gl_LocalInvocationID.x;
-    uint splits = gc_splits(), split = gl_WorkGroupID.z % splits;
-    uint m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * BM;
+    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK, m0, split, kt0, kt1;
+    gc_conv_place(BM, nk, m0, split, kt0, kt1); // k tiles [kt0, kt1); split s writes rows s * M + m
     uint n0 = gl_WorkGroupID.y * BN;
     if (m0 >= pc.M)
         return; // whole workgroup
-    uint K = KS * KS * pc.cin_pad, nk = (K + BK - 1u) / BK;
-    // this workgroup's k tiles [kt0, kt1) (an empty range writes zeros); split s writes rows s * M + m
-    uint chunk = (nk + splits - 1u) / splits, kt1 = min(nk, (split + 1u) * chunk), kt0 = min(kt1, split * chunk);
     uint drow = split * pc.M;
     // A loaders: pixels am + 32 r, k group ak (8 neighbours read 128 contiguous bytes);
     // B loaders: rows bk + 8 r, columns bo .. bo+3

@@ -25,3 +25,15 @@ layout(push_constant) uniform PC {
 } pc;
 
 uint gc_splits() { return ((pc.flags >> GC_CONV_SPLIT_SHIFT) & 255u) + 1u; }
+
+// A conv workgroup's place in the grid: the first pixel m0 of its m tile (bm pixels) and, with
+// split-K, its split and that split's k tiles [kt0, kt1) of nk (an empty range writes zeros).
+void gc_conv_place(uint bm, uint nk, out uint m0, out uint split, out uint kt0, out uint kt1)
+{
+    uint splits = gc_splits();
+    split = gl_WorkGroupID.z % splits;
+    m0 = ((gl_WorkGroupID.z / splits) * pc.mtiles_x + gl_WorkGroupID.x) * bm;
+    uint chunk = (nk + splits - 1u) / splits;
+    kt1 = min(nk, (split + 1u) * chunk);
+    kt0 = min(kt1, split * chunk);
+}
