@@ -31,6 +31,22 @@
 
 typedef float pts68[FACE_N_POINTS][2];
 
+/* The detector, landmarker and tracker every test here builds, and their release. */
+static int tracker_open(face_detector **det, face_landmarker **lm, face_tracker **tr,
+                        const struct face_tracker_params *tp)
+{
+    if (face_detector_create(det, NULL) < 0 || face_landmarker_create(lm, NULL) < 0)
+        return -1;
+    return face_tracker_create(tr, *det, *lm, tp) < 0 ? -1 : 0;
+}
+
+static void tracker_close(face_detector **det, face_landmarker **lm, face_tracker **tr)
+{
+    face_tracker_free(tr);
+    face_landmarker_free(lm);
+    face_detector_free(det);
+}
+
 static int test_pair(const char *a, const char *b, int frames)
 {
     media_source *s[2] = {NULL, NULL};
@@ -46,8 +62,7 @@ static int test_pair(const char *a, const char *b, int frames)
     face_detector *det = NULL;
     face_landmarker *lm = NULL;
     face_tracker *tr = NULL;
-    if (face_detector_create(&det, NULL) < 0 || face_landmarker_create(&lm, NULL) < 0 ||
-        face_tracker_create(&tr, det, lm, NULL) < 0) {
+    if (tracker_open(&det, &lm, &tr, NULL) < 0) {
         printf("FAIL: cannot create the tracker\n");
         return 1;
     }
@@ -96,9 +111,7 @@ static int test_pair(const char *a, const char *b, int frames)
            "right face gone %d..%d: dropped %d frames in (bound 7), found again %d frames after (bound 4)\n",
            a, b, n, two, expect, id_left, id_right, swaps, GAP0, GAP1 - 1, right_in_gap, refound);
     printf("%s\n", ok ? "PASS" : "FAIL");
-    face_tracker_free(&tr);
-    face_landmarker_free(&lm);
-    face_detector_free(&det);
+    tracker_close(&det, &lm, &tr);
     media_source_close(&s[0]);
     media_source_close(&s[1]);
     free(f0);
@@ -132,8 +145,7 @@ static int repeat_run(const char *path, int frames, int every, double hold, stru
     uint8_t *rgb = malloc(fsz), *last = malloc(fsz);
     int r = -1, fed = 0, have_prev = 0, id = -1;
     pts68 prev, prev_raw;
-    if (!rgb || !last || face_detector_create(&det, NULL) < 0 || face_landmarker_create(&lm, NULL) < 0 ||
-        face_tracker_create(&tr, det, lm, &tp) < 0)
+    if (!rgb || !last || tracker_open(&det, &lm, &tr, &tp) < 0)
         goto out;
     struct media_frame_info fi;
     for (int f = 0; f < frames && media_source_read(src, rgb, &fi) == 0; f++)
@@ -185,9 +197,7 @@ static int repeat_run(const char *path, int frames, int every, double hold, stru
     o->track_err /= o->moving > 0 ? o->moving : 1;
     r = 0;
 out:
-    face_tracker_free(&tr);
-    face_landmarker_free(&lm);
-    face_detector_free(&det);
+    tracker_close(&det, &lm, &tr);
     media_source_close(&src);
     free(rgb);
     free(last);
@@ -205,8 +215,7 @@ static int reset_found(const char *path)
     face_tracker *tr = NULL;
     uint8_t *rgb = NULL;
     int found = -1;
-    if (media_source_open(&src, path, &sp) < 0 || face_detector_create(&det, NULL) < 0 ||
-        face_landmarker_create(&lm, NULL) < 0 || face_tracker_create(&tr, det, lm, NULL) < 0)
+    if (media_source_open(&src, path, &sp) < 0 || tracker_open(&det, &lm, &tr, NULL) < 0)
         goto out;
     const struct media_source_info *si = media_source_info(src);
     struct media_frame_info fi;
@@ -220,9 +229,7 @@ static int reset_found(const char *path)
         if (face_tracker_update(tr, rgb, si->w, si->h, 0, f / 25.0, t, 4) > 0)
             found = f;
 out:
-    face_tracker_free(&tr);
-    face_landmarker_free(&lm);
-    face_detector_free(&det);
+    tracker_close(&det, &lm, &tr);
     media_source_close(&src);
     free(rgb);
     return found;
@@ -288,8 +295,7 @@ int main(int argc, char **argv)
         tp.hold_change = atof(getenv("FACE_HOLD"));
     if (getenv("FACE_DETECT_INTERVAL"))
         tp.detect_interval = atoi(getenv("FACE_DETECT_INTERVAL"));
-    if (face_detector_create(&det, NULL) < 0 || face_landmarker_create(&lm, NULL) < 0 ||
-        face_tracker_create(&tr, det, lm, &tp) < 0) {
+    if (tracker_open(&det, &lm, &tr, &tp) < 0) {
         printf("FAIL: cannot create the tracker\n");
         return 1;
     }
@@ -340,9 +346,7 @@ int main(int argc, char **argv)
                path, gap0, gap1 - 1, ended, refound < 0 ? -1 : refound - gap1, first_id, st.checks, st.detections);
         printf("%s\n", ok ? "PASS" : "FAIL");
         /* everything freed, as on the other path: LeakSanitizer fails the test otherwise */
-        face_tracker_free(&tr);
-        face_landmarker_free(&lm);
-        face_detector_free(&det);
+        tracker_close(&det, &lm, &tr);
         media_source_close(&src);
         free(rgb);
         free(raw);
@@ -400,9 +404,7 @@ int main(int argc, char **argv)
     int ok = n > 0 && missing == 0 && ids_changed == 0 && nstill >= 5 && nmove >= 5 && jit <= max_jitter &&
              jit < jit_raw && lag <= max_lag;
     printf("%s\n", ok ? "PASS" : "FAIL");
-    face_tracker_free(&tr);
-    face_landmarker_free(&lm);
-    face_detector_free(&det);
+    tracker_close(&det, &lm, &tr);
     media_source_close(&src);
     free(rgb);
     free(raw);
