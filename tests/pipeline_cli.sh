@@ -153,9 +153,14 @@ vcam)
   check "[ $rc = 1 ] && grep -q 'V4L2' vc2.log" "--vcam on a non-V4L2 device: clear error, exit 1"
   ;;
 preview)
-  # Xvfb with a free display number; the inner case runs inside it
-  xvfb-run -a -s "-screen 0 1024x768x24" bash "$0" preview_inner "$G" "$DATA" "$WORK" "$PY"
-  exit $?
+  # no display at all: a clear error, not a window that exists nowhere (SDL's offscreen driver)
+  env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER "$G" live --input "$CLIP" --preview --passthrough -n 30 2> nd.log; rc=$?
+  cat nd.log
+  check "[ $rc = 1 ] && grep -q 'preview: no display' nd.log" "--preview without a display: clear error, exit 1"
+  # Xvfb with a free display number; the inner case runs inside it. -noreset: by default the
+  # server resets whenever its last client leaves, and a window opened during that reset (the
+  # xdotool polls below come and go) is refused: seen once under a loaded 2-core CI.
+  xvfb-run -a -s "-screen 0 1024x768x24 -noreset" bash "$0" preview_inner "$G" "$DATA" "$WORK" "$PY" || bad "preview in Xvfb"
   ;;
 preview_inner)
   run_live() {

@@ -21,6 +21,20 @@ int media_preview_open(media_preview **out, const char *title, int w, int h, int
         gc_log(GC_LOG_ERROR, "preview: cannot start SDL video (is DISPLAY set?): %s", SDL_GetError());
         return -EIO;
     }
+    /* With no X11 or Wayland display SDL quietly picks its offscreen (or dummy) driver:
+     * the window would exist nowhere and the user would see nothing. Only take those
+     * when SDL_VIDEODRIVER names them. */
+    const char *drv = SDL_GetCurrentVideoDriver();
+    const char *asked = SDL_getenv("SDL_VIDEODRIVER");
+    if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) && !(asked && strstr(asked, drv))) {
+        const char *disp = SDL_getenv("DISPLAY"), *wl = SDL_getenv("WAYLAND_DISPLAY");
+        gc_log(GC_LOG_ERROR,
+               "preview: no display to open a window on (DISPLAY=%s, WAYLAND_DISPLAY=%s cannot be reached); "
+               "use --vcam or --y4m, or glowcam convert -o for a file",
+               disp && *disp ? disp : "unset", wl && *wl ? wl : "unset");
+        SDL_QuitSubSystem(SDL_INIT_VIDEO);
+        return -EIO;
+    }
     media_preview *pv = calloc(1, sizeof(*pv));
     if (!pv) {
         SDL_QuitSubSystem(SDL_INIT_VIDEO);
