@@ -21,7 +21,13 @@
 #endif
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint LN = 16; // cooperative-matrix N: 16 or 8
+// cooperative-matrix N: a compile-time constant, not a specialization constant, so that
+// glslc unrolls the loops over the accumulator fragments; with N from a specialization
+// constant they stayed loops and acc[][] lived in memory (vk_ops.c takes this kernel only
+// where the device offers 16 x 16 x 16)
+#ifndef LN
+#define LN 16u
+#endif
 const uint BM = 128u, BN = 128u, BK = 32u, LM = 16u, LK = 16u;
 const uint WTM = 32u, WTN = 64u; // subgroup tile: 4 x 2 subgroups
 const uint AST = BK + 8u, BST = BN + 8u; // row strides in halves (16-byte multiples)
@@ -148,7 +154,8 @@ void main()
             coopMatStoreNV(acc[i][j], Cs, cbase, LN, false);
             subgroupMemoryBarrierShared();
             subgroupBarrier();
-            for (uint e = lane; e < LM * LN; e += 32u) {
+            [[unroll]] for (uint r = 0u; r < LM * LN / 32u; r++) { // a fixed count: the nest unrolls
+                uint e = lane + 32u * r;
                 uint m = m0 + wm * WTM + i * LM + e / LN, o = n0 + wn * WTN + j * LN + e % LN;
                 if (m < pc.M && o < pc.cout)
                     pc.dst.d[(drow + m) * pc.dst_stride + pc.dst_off + o] = gc_epilogue(Cs[cbase + e], o);

@@ -17,3 +17,14 @@ if(TARGET glow AND GLOWCAM_WITH_VULKAN AND EXISTS ${CMAKE_SOURCE_DIR}/src/glow/v
   endif()
   set_tests_properties(glow_vk_model PROPERTIES TIMEOUT 400)
 endif()
+
+# The default kernels keep their arrays in registers (SPIR-V has no Function-storage array)
+if(TARGET glow AND GLOWCAM_WITH_VULKAN AND EXISTS ${CMAKE_SOURCE_DIR}/src/glow/vulkan.cmake)
+  find_program(GLSLC_FOR_TESTS glslc REQUIRED)
+  add_test(NAME glow_vk_spirv_registers
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/spirv_registers.sh ${GLSLC_FOR_TESTS} ${CMAKE_SOURCE_DIR}/shaders
+      "conv2_t0|conv2.comp|-DTILE=0" "conv2_t1|conv2.comp|-DTILE=1" "conv2_t2|conv2.comp|-DTILE=2"
+      "conv_cm2|conv_cm2.comp|" "conv3n|conv3n.comp|" "splitk|splitk.comp|" "coupling|coupling.comp|"
+      "gauss|gauss.comp|" "squeeze|squeeze.comp|" "pre|pre.comp|" "post|post.comp|")
+  set_tests_properties(glow_vk_spirv_registers PROPERTIES TIMEOUT 120)
+endif()

@@ -190,7 +190,17 @@ static const struct conv_case conv_cases[] = {
     {1, 0, 2, 9, 11, 32, 32, 0, 100, 103, 3, 1, 1, 1},    /* cout % 4, odd dst stride and offset: scalar B and stores */
     {3, 1, 2, 5, 6, 3, 3, 0, 40, 40, 0, 1, 1, 1},         /* cin_pad 4: one k tile spans two taps */
     {3, 1, 2, 19, 15, 24, 48, 24, 24, 24, 0, 1, 1, 0},     /* M = 570 over 256-pixel tiles, input channel offset */
+    /* conv3n.comp's cases (3x3, cout <= 48, images of at least 16 x 16; 16 x 32 tiles, 8 output
+     * and 8 input channels a step): partial tiles, steps and channel groups, both loaders */
+    {3, 1, 2, 33, 37, 41, 48, 4, 6, 6, 0, 1, 1, 0},       /* conv3 of an affine coupling: cin_pad 44 = 5.5 steps */
+    {3, 0, 1, 16, 16, 20, 20, 0, 12, 12, 0, 1, 1, 1},     /* no edge, a half-used second channel group, ReLU */
+    {3, 1, 1, 20, 40, 128, 128, 0, 24, 30, 3, 1, 1, 0},   /* odd dst stride and offset: scalar stores; splits */
+    {3, 1, 1, 16, 17, 7, 7, 0, 48, 48, 0, 1, 1, 1},       /* cin 7: scalar loads; six channel groups */
+    {3, 1, 1, 16, 32, 100, 100, 0, 6, 6, 0, 1, 1, 0},     /* 13 steps in 3 uneven splits */
 };
+
+/* the cases conv3n.comp takes (rec_conv_narrow in vk_ops.c) */
+static int narrow_case(const struct conv_case *cc) { return cc->ks == 3 && cc->cout <= 48 && cc->h >= 16 && cc->w >= 16; }
 
 static void test_pre_post(struct glow_vk_ctx *ctx, int n, int size, int n_bits)
 {
@@ -415,6 +425,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("%s\n", why);
+    /* conv.comp (GLOWCAM_VK_CONV=v1) on every case, without and with split-K */
+    ctx->conv_v2 = 0, ctx->narrow = 0;
     for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++) {
         test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32");
         test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "fp32 split-K", 1);
@@ -426,7 +438,13 @@ int main(int argc, char **argv)
         test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32v2");
     for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
         test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "fp32v2 split-K", 1);
-    ctx->conv_v2 = 0;
+    /* conv3n.comp (GLOWCAM_VK_NARROW=1, narrow 3x3), without and with split-K */
+    ctx->narrow = 1;
+    for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+        if (narrow_case(&conv_cases[i])) {
+            test_conv(ctx, &conv_cases[i], FP32_BOUND, "fp32 narrow");
+            test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "fp32 narrow split-K", 1);
+        }
     test_pre_post(ctx, 1, 2, 5);
     test_pre_post(ctx, 3, 6, 8);
     test_pre_post(ctx, 2, 16, 5);
@@ -455,6 +473,7 @@ int main(int argc, char **argv)
         printf("FAIL: the device has no shaderFloat16, the fp16 path is untested\n");
         failures++;
     } else {
+        ctx->cm_v2 = 0, ctx->narrow = 0; /* conv_cm.comp's layout on every case */
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             test_conv(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat" : "fp16");
         /* conv_cm.comp with split-K (taken by the cases with a small grid and a long k loop) */
@@ -475,6 +494,7 @@ int main(int argc, char **argv)
         return 1;
     if (ctx->mma == GLOW_VK_MMA_COOPMAT) {
         printf("%s (%ux%ux%u)\n", why, ctx->cm_m, ctx->cm_n, ctx->cm_k);
+        ctx->cm_v2 = 0, ctx->narrow = 0;
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++) {
             test_conv(ctx, &conv_cases[i], FP16_BOUND, "coopmat");
             test_conv_k(ctx, &conv_cases[i], FP16_BOUND, "coopmat split-K", 1);

@@ -2,19 +2,20 @@
 # gpu_bench.sh: glowcam's Vulkan backend on one GPU machine, in one call, the most telling
 # steps first, within a time budget (GPU_BENCH_BUDGET seconds, default 420; a step that no
 # longer fits is skipped and says so):
-#   1. every shader against its CPU twin (fp32 conv kernels v1 and v2, the fp16 layout,
-#      the cooperative matrix where offered);
-#   2. the OpenAI configurations (6 levels, depth 32, width 512), 256x256 first, then 64
-#      and 128: the two fp32 conv kernels (GLOWCAM_VK_CONV=v1|v2) and the two fp16
-#      cooperative-matrix kernels (coopmat, and cm2 = GLOWCAM_VK_CM=v2) timed at one batch
-#      each, with a GPU profile (timestamps: where the time goes per op class and conv
-#      shape, GFLOP/s);
-#   3. PyTorch on CUDA (fp32 and TF32, same weights, same batch) on the same models;
-#   4. whole models against the reference; fp16 and fp32 v2 against v1 at OpenAI size;
-#   5. the split-K kernels without it (GLOWCAM_VK_SPLITK=0) at 256; batch 1 (glowcam and
-#      PyTorch); fp16 and v2 checks on the shipped trained models.
-# Everything lands in $OUT as it goes (gpu_bench.log, results.txt, one log per glowcam run
-# with its profile tables), so a run that is cut short still returns what it measured.
+#   1. every shader against its CPU twin (the fp32 kernels v1, v2 and conv3n.comp, the fp16
+#      layouts, the cooperative matrix where offered);
+#   2. the OpenAI configuration (6 levels, depth 32, width 512) at 256x256, the goal's size:
+#      the default kernels (fp32 conv2.comp), with conv3n.comp for narrow 3x3, and fp16
+#      cooperative matrices (conv_cm2.comp), profiled (timestamps: where the time goes
+#      per op class and conv shape, GFLOP/s); then a larger batch (GPU_BENCH_BIG, 256:32);
+#   3. PyTorch on CUDA (fp32 and TF32, same weights, same batches);
+#   4. 64x64 and 128x128, glowcam then PyTorch;
+#   5. whole models against the reference; the default kernels and fp16 against conv.comp;
+#   6. tuning: conv3n.comp's split target, split-K's share; batch 1 (glowcam and PyTorch);
+#      checks on the shipped trained models.
+# What it measured lands in $OUT as it goes (gpu_bench.log, results.txt, ops.log, and
+# runs.tgz: one log per glowcam run with its profile tables, model.log), so a run that is
+# cut short still returns what it measured.
 #
 #   tools/gpu_bench.sh --prepare   here: builds .gpu/ (glow-bench and the two Vulkan test
 #                                  programs, glow module only, + libcjson) to carry there
@@ -100,7 +101,7 @@ tmo() { local l; l=$(left); if [ "$l" -lt "$1" ]; then echo $(( l > 10 ? l : 10 
 stamp "shader tests (fp32 v1 and v2, fp16 layouts v1 and v2, cooperative matrix v1 and v2 where offered)"
 timeout "$(tmo 150)" "$BIN/test_glow_vk_ops" > "$TMP/ops.log" 2>&1; rc=$?
 grep -E "Vulkan device|FAIL|coopmat:|PASS" "$TMP/ops.log" | head -30
-awk '/max_rel=/ {split($0,a,"max_rel="); split(a[2],b," "); k=($1 ~ /^(fp32|fp32v2|fp16|fp16v2|coopmat|coopmat2)$/)?$1" conv":"other ops"; if (!(k in mx) || b[1]+0 > mx[k]) mx[k]=b[1]+0} END {for (k in mx) printf "  worst %-14s max_rel %.2e\n", k, mx[k]}' "$TMP/ops.log"
+awk '/max_rel=/ {split($0,a,"max_rel="); split(a[2],b," "); i=index($0," conv"); k=(i>0 && $0 ~ / conv[13]x[13]/)?substr($0,1,i-1):"other ops"; if (!(k in mx) || b[1]+0 > mx[k]) mx[k]=b[1]+0} END {for (k in mx) printf "  worst %-22s max_rel %.2e\n", k, mx[k]}' "$TMP/ops.log" | sort
 [ $rc -eq 0 ] || { FAILED=1; echo "shader tests: FAILED (rc $rc)"; tail -20 "$TMP/ops.log"; }
 cp "$TMP/ops.log" "$OUTDIR/" 2>/dev/null
 
@@ -125,38 +126,49 @@ model() {
     echo "$f"
 }
 
-# ---- 2. glowcam speed: the fp32 kernels v1 and v2, the cooperative-matrix path ----
+# ---- glowcam runs: one glow-bench process per size, batch and kernel variant ----
 RES=$OUTDIR/results.txt
 : > "$RES"
-VARIANTS="v1 v2 coopmat cm2"  # cm2: GLOWCAM_VK_CM=v2, conv_cm2.comp for the wide convolutions
-# run_glow SIZE BATCH VARIANT [--profile]: one glow-bench run; its whole log stays in $OUT
+mkdir -p "$TMP/runs"
+# variants (environment of glow-bench): v2 = the defaults (fp32 conv2.comp); v2n: with
+# conv3n.comp for narrow 3x3 (GLOWCAM_VK_NARROW=1); v1: conv.comp; cm2: fp16 cooperative
+# matrices with the defaults (conv_cm2.comp for cout > 64); cm2n: and conv3n.comp; coopmat:
+# conv_cm.comp alone; g264, g1056, g1: v2n with conv3n.comp's split target
+# (GLOWCAM_VK_NARROW_GRID; 1: never split); *ns: without split-K (GLOWCAM_VK_SPLITK=0)
+# run_glow SIZE BATCH VARIANT [--profile]: its whole log lands in runs.tgz
 run_glow() {
-    local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v1 cm=v1 sk=1 log line
+    local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v2 cm=v2 sk=1 nar=0 grid=528 log line
     case $V in
-    v2) conv=v2;; coopmat) mma=coopmat;; cm2) mma=coopmat cm=v2;;
-    v1ns) sk=0;; v2ns) conv=v2 sk=0;; cmns) mma=coopmat sk=0;; cm2ns) mma=coopmat cm=v2 sk=0;;  # no split-K
+    v2) ;; v2n) nar=1;; v1) conv=v1;; cm2) mma=coopmat;; cm2n) mma=coopmat nar=1;; coopmat) mma=coopmat cm=v1;;
+    g264) nar=1 grid=264;; g1056) nar=1 grid=1056;; g1) nar=1 grid=1;;
+    v2ns) sk=0;; v1ns) conv=v1 sk=0;; cm2ns) mma=coopmat sk=0;;
+    *) echo "run_glow: unknown variant $V"; return 1;;
     esac
-    log=$OUTDIR/glow-$S-b$B-$V.log
+    log=$TMP/runs/glow-$S-b$B-$V.log
     stamp "glowcam $S x $S, batch $B, $V${P:+ (profiled)}"
-    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv GLOWCAM_VK_CM=$cm GLOWCAM_VK_SPLITK=$sk timeout "$(tmo 100)" "$BIN/glow-bench" \
+    GLOWCAM_VK_MMA=$mma GLOWCAM_VK_CONV=$conv GLOWCAM_VK_CM=$cm GLOWCAM_VK_SPLITK=$sk GLOWCAM_VK_NARROW=$nar \
+        GLOWCAM_VK_NARROW_GRID=$grid timeout "$(tmo 100)" "$BIN/glow-bench" \
         -m "$(model "$S")" --backend vulkan --batch "$B" --iters "$(iters_for "$S")" --warmup 1 $P \
         > "$log" 2>&1
     grep -E "^engine:|^encode|^decode|error|^  (encode|decode):" "$log"
     if [ -n "$P" ]; then  # the per-class table and the slowest conv shapes
         sed -n '/^where the GPU time goes/,/^convolutions by shape/p' "$log" | grep -v '^convolutions by shape'
-        grep -A7 '^convolutions by shape' "$log"
+        grep -A9 '^convolutions by shape' "$log"
         grep '^profile ' "$log" | sed "s/^profile /profile size=$S batch=$B var=$V /" >> "$RES"
     fi
     line=$(grep '^result' "$log")
     [ -n "$line" ] && echo "glowcam size=$S var=$V $line" >> "$RES"
+    tar czf "$OUTDIR/runs.tgz" -C "$TMP" runs 2>/dev/null  # (at most 8 files come back)
 }
-for S in $SIZES; do
-    B=$(batch_main "$S")
+glow_runs() { # NEED_S SIZE BATCH [--profile] VARIANT...
+    local need=$1 S=$2 B=$3 P="" V
+    shift 3
+    [ "${1:-}" = --profile ] && { P=--profile; shift; }
     model "$S" > /dev/null
-    for V in $VARIANTS; do
-        have "$([ "$S" = 256 ] && echo 60 || echo 30)" "glowcam $S batch $B $V" && run_glow "$S" "$B" "$V" --profile
+    for V in "$@"; do
+        have "$need" "glowcam $S batch $B $V" && run_glow "$S" "$B" "$V" $P
     done
-done
+}
 # ---- 3. PyTorch on CUDA, fp32 (and TF32 at the larger batches), same weights and batches ----
 # run_torch NEED_S SIZE:BATCH...: one python process over those runs, within the budget
 run_torch() {
@@ -225,42 +237,49 @@ for s in runs:
         torch.cuda.empty_cache()
 EOF
 }
-stamp "PyTorch on the same models"
-runs=""; for S in $SIZES; do model "$S" > /dev/null; runs="$runs $S:$(batch_main "$S")"; done
-run_torch 40 $runs
 
-# ---- 4. whole models against the reference; fp16 and v2 against v1 at OpenAI size ----
-stamp "whole-model tests against the reference (fp32 v1 and v2, fp16, profile)"
+S1=${SIZES%% *}  # 256 (the goal's size), or the quick run's first
+# the goal names no batch: a larger batch of the first size fills the GPU better (GPU_BENCH_BIG)
+if [ $QUICK = 1 ]; then BIG=${GPU_BENCH_BIG:-32:8}; else BIG=${GPU_BENCH_BIG:-256:32}; fi
+# ---- 2. the goal's size first: the defaults, with conv3n.comp, fp16; profiled ----
+glow_runs "$([ "$S1" = 256 ] && echo 50 || echo 25)" "$S1" "$(batch_main "$S1")" --profile v2 v2n cm2 cm2n
+for SB in $BIG; do glow_runs 40 "${SB%%:*}" "${SB##*:}" v2 v2n cm2; done
+# ---- 3. PyTorch on CUDA, same weights and batches ----
+stamp "PyTorch on the same model(s), batches $(batch_main "$S1") and $BIG"
+run_torch 40 "$S1:$(batch_main "$S1")" $BIG
+# ---- 4. the other sizes, glowcam then PyTorch ----
+runs=""
+for S in $SIZES; do
+    [ "$S" = "$S1" ] && continue
+    glow_runs 25 "$S" "$(batch_main "$S")" --profile v2
+    glow_runs 25 "$S" "$(batch_main "$S")" cm2 v2n
+    runs="$runs $S:$(batch_main "$S")"
+done
+[ -n "$runs" ] && { stamp "PyTorch at$runs"; run_torch 30 $runs; }
+# ---- 5. whole models against the reference; the default kernels against conv.comp ----
+stamp "whole-model tests against the reference (the default kernels, v1, fp16, profile)"
 if have 30 "whole-model tests"; then
-    timeout "$(tmo 120)" "$BIN/test_glow_vk_model" "$TMP/models" > "$TMP/model.log" 2>&1; rc=$?
-    grep -E "latent max_rel|FAIL|PASS|Vulkan device|wall time" "$TMP/model.log" | head -40
-    [ $rc -eq 0 ] || { FAILED=1; echo "model tests: FAILED (rc $rc)"; tail -20 "$TMP/model.log"; }
-    cp "$TMP/model.log" "$OUTDIR/" 2>/dev/null
+    timeout "$(tmo 120)" "$BIN/test_glow_vk_model" "$TMP/models" > "$TMP/runs/model.log" 2>&1; rc=$?
+    grep -E "latent max_rel|FAIL|PASS|Vulkan device|wall time" "$TMP/runs/model.log" | head -40
+    [ $rc -eq 0 ] || { FAILED=1; echo "model tests: FAILED (rc $rc)"; tail -20 "$TMP/runs/model.log"; }
+    tar czf "$OUTDIR/runs.tgz" -C "$TMP" runs 2>/dev/null
 fi
 S0=$(echo $SIZES | tr ' ' '\n' | sort -n | head -1)
-stamp "fp16 and fp32 v2 against fp32 v1 on openai-$S0"
+stamp "the default kernels and fp16 against conv.comp on openai-$S0"
 if have 30 "the openai-$S0 check"; then
     timeout "$(tmo 120)" "$BIN/test_glow_vk_model" --check "$(model "$S0")" 4 2>&1 | grep -vE "^\s*$" |
         tail -16 || echo "(the check reported failures: see above)"
 fi
-# ---- 5. split-K's share (the kernels without it, 256 profiled), batch 1 (glowcam, PyTorch) ----
-S1=${SIZES%% *}
-for V in cm2ns cmns v2ns v1ns; do
-    have "$([ "$S1" = 256 ] && echo 50 || echo 25)" "glowcam $S1 batch $(batch_main "$S1") $V" &&
-        run_glow "$S1" "$(batch_main "$S1")" "$V" --profile
-done
-for S in $SIZES; do
-    for V in $VARIANTS; do
-        have "$([ "$S" = 256 ] && echo 40 || echo 25)" "glowcam $S batch 1 $V" && run_glow "$S" 1 "$V"
-    done
-done
+# ---- 6. tuning: conv3n.comp's split target, split-K's share; batch 1 ----
+glow_runs "$([ "$S1" = 256 ] && echo 40 || echo 20)" "$S1" "$(batch_main "$S1")" g264 g1056 g1 v2ns
+for S in $SIZES; do glow_runs "$([ "$S" = 256 ] && echo 30 || echo 20)" "$S" 1 v2 cm2; done
 stamp "PyTorch at batch 1"
 runs=""; for S in $SIZES; do runs="$runs $S:1"; done
 run_torch 30 $runs
-# fp16 and fp32 v2 against v1 on the shipped trained models (trained weights, not random ones)
+# fp16 and the default kernels against conv.comp on the shipped trained models
 for M in models/glowcam-64.safetensors models/glowcam-128.safetensors; do
     [ -f "$M" ] && [ $QUICK = 0 ] || continue  # minutes on lavapipe
-    stamp "fp16 and fp32 v2 against fp32 v1 on $M"
+    stamp "fp16 and the default kernels against conv.comp on $M"
     have 40 "the $M check" &&
         { timeout "$(tmo 90)" "$BIN/test_glow_vk_model" --check "$M" 4 2>&1 | grep -E "max_rel|diff|PASS|FAIL" || true; }
 done
@@ -274,46 +293,39 @@ for line in open(sys.argv[1]):
     kv = dict(re.findall(r"(\w+)=(\S+)", line))
     if line.startswith("profile "):
         if "class" in kv:
-            prof.setdefault((int(kv["size"]), kv["var"]), []).append(kv)
+            prof.setdefault((int(kv["size"]), int(kv["batch"]), kv["var"]), []).append(kv)
         continue
     s, b = int(kv["size"]), int(kv["batch"])
-    key = line.split()[0] + ("/" + kv["var"] if "var" in kv else "")
+    key = kv["var"] if line.startswith("glowcam") else line.split()[0]
     rows.setdefault((s, b), {})[key] = float(kv["faces_per_s"])
-cols = ["glowcam/v1", "glowcam/v2", "glowcam/coopmat", "glowcam/cm2", "torch", "torch_tf32"]
-print("%5s %5s %9s %9s %9s %9s %11s %11s %8s %8s" % ("size", "batch", "fp32 v1", "fp32 v2", "coopmat", "cm2",
-                                                     "torch fp32", "torch tf32", "fp32/pt", "best/pt"))
+order = ["v2", "v2n", "v1", "cm2", "cm2n", "coopmat", "g264", "g1056", "g1", "v2ns", "cm2ns", "v1ns"]
+cols = [c for c in order if any(c in r for r in rows.values())] + ["torch", "torch_tf32"]
+print("%5s %5s " % ("size", "batch") + "".join("%11s" % c for c in cols) + "%9s %9s" % ("v2/pt", "best/pt"))
 best256 = ratio256 = 0
 for (s, b) in sorted(rows):
     r = rows[(s, b)]
-    v = [r.get(c, 0) for c in cols]
-    g32, best, t = max(v[0], v[1]), max(v[:4]), v[4]
-    print("%5d %5d %9.2f %9.2f %9.2f %9.2f %11.2f %11s %8s %8s" % (s, b, v[0], v[1], v[2], v[3], t,
-          "%.2f" % v[5] if v[5] else "-", "%.2f" % (g32 / t) if t else "-", "%.2f" % (best / t) if t else "-"))
+    t = r.get("torch", 0)
+    g = [r[c] for c in cols[:-2] if c in r]
+    best = max(g) if g else 0
+    print("%5d %5d " % (s, b) + "".join("%11s" % ("%.2f" % r[c] if c in r else "-") for c in cols) +
+          "%9s %9s" % ("%.2f" % (r["v2"] / t) if t and "v2" in r else "-", "%.2f" % (best / t) if t and best else "-"))
     if s == 256 and best > best256:
         best256, ratio256 = best, best / t if t else 0
-for (s, b) in sorted(rows):
-    v1, v2 = rows[(s, b)].get("glowcam/v1", 0), rows[(s, b)].get("glowcam/v2", 0)
-    if v1 and v2:
-        print("fp32 kernel at %d batch %d: %s faster (v2/v1 = %.2f)" % (s, b, "v2" if v2 > v1 else "v1", v2 / v1))
-    for a in ("glowcam/v1", "glowcam/v2", "glowcam/coopmat", "glowcam/cm2"):
-        n = {"glowcam/coopmat": "glowcam/cmns"}.get(a, a + "ns")
-        x, y = rows[(s, b)].get(a, 0), rows[(s, b)].get(n, 0)
-        if x and y:
-            print("split-K at %d batch %d: %s %.2f faces/s with, %.2f without" % (s, b, a.split("/")[1], x, y))
-    c1, c2 = rows[(s, b)].get("glowcam/coopmat", 0), rows[(s, b)].get("glowcam/cm2", 0)
-    if c1 and c2:
-        print("fp16 kernel at %d batch %d: %s faster (cm2/coopmat = %.2f)" % (s, b, "cm2" if c2 > c1 else "coopmat (v1)",
-                                                                            c2 / c1))
+    for a, n, what in (("v2n", "v2", "conv3n.comp for narrow 3x3"), ("cm2n", "cm2", "conv3n.comp (fp16)"),
+                       ("v2", "v2ns", "split-K"), ("cm2", "cm2ns", "split-K (fp16)"), ("v2", "v1", "fp32 v2 over v1"),
+                       ("cm2", "coopmat", "fp16 cm2 over cm v1")):
+        if a in r and n in r:
+            print("  %d batch %d: %s: %.2f faces/s with, %.2f without (%.2fx)" % (s, b, what, r[a], r[n], r[a] / r[n]))
 if best256:
     print("256x256: best %.1f faces/s (goal >= 100), %.2fx PyTorch fp32 at that batch (goal >= 2)" % (best256, ratio256))
 if prof:
-    print("\nGPU time per encode call by op class, ms | GFLOP/s (profiled runs; tables in glow-SIZE-bB-VAR.log):")
+    print("\nGPU time per encode call by op class, ms | GFLOP/s (profiled runs; tables in runs.tgz):")
     names = [k["class"] for k in next(iter(prof.values()))]
-    print("%5s %-8s" % ("size", "var") + "".join("%15s" % n for n in names))
-    for (s, v) in sorted(prof):
-        d = {k["class"]: k for k in prof[(s, v)]}
-        print("%5d %-8s" % (s, v) + "".join("%15s" % ("%.2f|%.3g" % (float(d[n]["encode_ms"]), float(d[n]["gflops"])))
-                                            if n in d else "-" for n in names))
+    print("%5s %5s %-6s" % ("size", "batch", "var") + "".join("%15s" % n for n in names))
+    for (s, b, v) in sorted(prof):
+        d = {k["class"]: k for k in prof[(s, b, v)]}
+        print("%5d %5d %-6s" % (s, b, v) + "".join("%15s" % ("%.2f|%.3g" % (float(d[n]["encode_ms"]), float(d[n]["gflops"])))
+                                                   if n in d else "-" for n in names))
 EOF
 stamp "done (correctness: $([ $FAILED = 0 ] && echo passed || echo FAILED)); budget ${BUDGET}s"
 rm -rf "$TMP"

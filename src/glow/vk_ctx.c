@@ -266,6 +266,7 @@ static const struct {
     [GLOW_VK_SH_CONV2_T2] = {glow_spv_conv2_t2, &glow_spv_conv2_t2_size},
     [GLOW_VK_SH_CONV_CM2] = {glow_spv_conv_cm2, &glow_spv_conv_cm2_size},
     [GLOW_VK_SH_CONV_H2] = {glow_spv_conv_h2, &glow_spv_conv_h2_size},
+    [GLOW_VK_SH_CONV3N] = {glow_spv_conv3n, &glow_spv_conv3n_size},
     [GLOW_VK_SH_SPLITK] = {glow_spv_splitk, &glow_spv_splitk_size},
 };
 
@@ -335,18 +336,27 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
         vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, qp);
         ctx->ts_bits = ctx->qfam < nq ? qp[ctx->qfam].timestampValidBits : 0;
     }
-    /* $GLOWCAM_VK_CONV=v1|v2: the fp32 convolution kernels (v1 until a GPU says otherwise) */
+    /* $GLOWCAM_VK_CONV=v1|v2: the fp32 convolution kernels. v2 by default: 9.1-9.5x v1 on an
+     * H100 (OpenAI configurations at 64, 128 and 256), 1.0-1.9x on lavapipe */
     const char *kv = getenv("GLOWCAM_VK_CONV");
     if (kv && *kv && strcmp(kv, "v1") && strcmp(kv, "v2"))
-        gc_log(GC_LOG_WARN, "GLOWCAM_VK_CONV='%s' is neither v1 nor v2: using v1", kv);
-    ctx->conv_v2 = kv && !strcmp(kv, "v2");
-    /* $GLOWCAM_VK_CM=v1|v2: the fp16 (cooperative-matrix) kernels of the wide convolutions */
+        gc_log(GC_LOG_WARN, "GLOWCAM_VK_CONV='%s' is neither v1 nor v2: using v2", kv);
+    ctx->conv_v2 = !(kv && !strcmp(kv, "v1"));
+    /* $GLOWCAM_VK_CM=v1|v2: the fp16 (cooperative-matrix) kernels of the wide convolutions;
+     * v2 by default: 1.17-1.20x v1 on an H100 */
     kv = getenv("GLOWCAM_VK_CM");
     if (kv && *kv && strcmp(kv, "v1") && strcmp(kv, "v2"))
-        gc_log(GC_LOG_WARN, "GLOWCAM_VK_CM='%s' is neither v1 nor v2: using v1", kv);
-    ctx->cm_v2 = kv && !strcmp(kv, "v2");
+        gc_log(GC_LOG_WARN, "GLOWCAM_VK_CM='%s' is neither v1 nor v2: using v2", kv);
+    ctx->cm_v2 = !(kv && !strcmp(kv, "v1"));
     kv = getenv("GLOWCAM_VK_SPLITK");
     ctx->splitk = !(kv && !strcmp(kv, "0"));
+    /* $GLOWCAM_VK_NARROW=1: conv3n.comp for narrow 3x3 convolutions. Off until a GPU says
+     * otherwise: its first version measured 0.43x on an H100 (its accumulators sat in memory,
+     * since mended and checked by the glow_vk_spirv_registers test); the mended one is unmeasured */
+    kv = getenv("GLOWCAM_VK_NARROW");
+    ctx->narrow = kv && !strcmp(kv, "1");
+    kv = getenv("GLOWCAM_VK_NARROW_GRID"); /* a tuning knob for benchmarks */
+    ctx->narrow_grid = kv && atoi(kv) > 0 ? (unsigned)atoi(kv) : 528;
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
@@ -395,11 +405,12 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     VK_CHECK(vkCreateFence(ctx->dev, &fci, NULL, &ctx->fence));
 
     if (describe)
-        snprintf(describe, describe_size, "Vulkan device %d, %s (%s, %s), %s convolutions%s", device,
+        snprintf(describe, describe_size, "Vulkan device %d, %s (%s, %s), %s convolutions%s%s", device,
                  ctx->props.deviceName, type_name(ctx->props.deviceType), why, glow_vk_mma_name(ctx->mma),
                  ctx->mma == GLOW_VK_MMA_FP32 ? (ctx->conv_v2 ? " (conv2.comp, v2)" : " (conv.comp, v1)")
                  : ctx->cm_v2                 ? " (conv_cm2.comp for cout > 64, v2)"
-                                              : " (conv_cm.comp, v1)");
+                                              : " (conv_cm.comp, v1)",
+                 ctx->narrow ? ", conv3n.comp for narrow 3x3" : "");
     free(pds);
     *out = ctx;
     return 0;

@@ -9,6 +9,14 @@
  * least this many k tiles (a guess for a 132-SM GPU until a profile says better) */
 #define SPLITK_GRID 256u
 #define SPLITK_MIN_TILES 8u
+/* conv3n.comp: 16 x 32 output tiles, 8 output channels and 8 input channels a step per
+ * workgroup of 128; split the input channels (at least NARROW_MIN_STEPS steps each) while
+ * the grid has fewer than ctx->narrow_grid workgroups (default 528: 4 per SM of a 132-SM GPU) */
+#define NARROW_TH 16u
+#define NARROW_TW 32u
+#define NARROW_CO 8u
+#define NARROW_CC 8u
+#define NARROW_MIN_STEPS 4u
 
 static void grid1d(uint64_t total, uint32_t *x, uint32_t *y)
 {
@@ -55,6 +63,64 @@ void glow_vk_conv_pack(const float *w, int cout, int cin_file, int ks, int edge,
                 dst[((size_t)t * cin_pad + i) * cout + o] = w[((size_t)o * cin_file + i) * taps + t];
 }
 
+/* Records pc's convolution on `sh` over x * y * z workgroups, or with `splits` > 1 (z
+ * counting splits * zz) its raw partial sums into c->scratch, then splitk.comp's sum and
+ * epilogue into the destination. */
+static int dispatch_split(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c,
+                          enum glow_vk_shader sh, const uint32_t *spec, int nspec, const struct glow_vk_pc_conv *pc,
+                          uint32_t splits, uint32_t x, uint32_t y, uint32_t zz)
+{
+    if (splits < 2)
+        return dispatch(ctx, cb, sh, spec, nspec, pc, sizeof(*pc), x, y, zz);
+    struct glow_vk_pc_conv part = *pc;
+    part.dst = c->scratch;
+    part.dst_stride = pc->cout;
+    part.dst_off = 0;
+    part.flags = (pc->flags & (GLOW_VK_CONV_VEC4 | GLOW_VK_CONV_WVEC4 | GLOW_VK_CONV_KS3 | GLOW_VK_CONV_EDGE)) |
+                 (splits - 1) << GLOW_VK_CONV_SPLIT_SHIFT;
+    if (c->scratch % 16 == 0 && pc->cout % 4 == 0)
+        part.flags |= GLOW_VK_CONV_DVEC4;
+    int r = dispatch(ctx, cb, sh, spec, nspec, &part, sizeof(part), x, y, zz * splits);
+    if (r < 0)
+        return r;
+    glow_vk_rec_barrier(cb);
+    struct glow_vk_pc_conv red = *pc;
+    red.src = c->scratch;
+    red.flags |= (splits - 1) << GLOW_VK_CONV_SPLIT_SHIFT;
+    uint32_t gx, gy;
+    grid1d((uint64_t)pc->M * pc->cout, &gx, &gy);
+    return dispatch(ctx, cb, GLOW_VK_SH_SPLITK, NULL, 0, &red, sizeof(red), gx, gy, 1);
+}
+
+/* conv3n.comp for a 3x3 convolution with few output channels on images of at least 16 x 16:
+ * 1 if recorded (r: its result), 0 if the convolution is not one for it. */
+static int rec_conv_narrow(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c,
+                           const struct glow_vk_pc_conv *pc, int *r)
+{
+    if (!ctx->narrow || c->ks != 3 || c->cout > 48 || c->h < 16 || c->w < 16)
+        return 0;
+    const uint64_t tiles = (uint64_t)c->n * ((c->h + NARROW_TH - 1) / NARROW_TH) * ((c->w + NARROW_TW - 1) / NARROW_TW);
+    const uint32_t groups = (uint32_t)(c->cout + NARROW_CO - 1) / NARROW_CO;
+    if (tiles > 65535)
+        return 0;
+    const uint32_t steps = (pc->cin_pad + NARROW_CC - 1) / NARROW_CC;
+    const uint64_t out = (uint64_t)pc->M * pc->cout;
+    uint32_t splits = 1;
+    if (c->scratch && ctx->splitk && tiles * groups < ctx->narrow_grid && steps >= 2 * NARROW_MIN_STEPS) {
+        splits = ctx->narrow_grid / (uint32_t)(tiles * groups);
+        if (splits > steps / NARROW_MIN_STEPS)
+            splits = steps / NARROW_MIN_STEPS;
+        if (splits > 256)
+            splits = 256;
+        if ((uint64_t)splits * out > (uint64_t)c->scratch_floats)
+            splits = (uint32_t)(c->scratch_floats / out);
+    }
+    gc_log(GC_LOG_DEBUG, "vulkan: narrow conv 3x3 M %u cin %d cout %d: %u tiles x %u channel groups, %u split(s)",
+           pc->M, c->cin, c->cout, (unsigned)tiles, groups, splits ? splits : 1);
+    *r = dispatch_split(ctx, cb, c, GLOW_VK_SH_CONV3N, NULL, 0, pc, splits, (uint32_t)tiles, groups, 1);
+    return 1;
+}
+
 int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c)
 {
     const int edge = c->ks == 3 && c->edge;
@@ -72,6 +138,9 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     if (c->dst % 16 == 0 && c->dst_stride % 4 == 0 && c->dst_off % 4 == 0)
         pc.flags |= GLOW_VK_CONV_DVEC4;
     pc.flags |= (c->ks == 3 ? GLOW_VK_CONV_KS3 : 0) | (edge ? GLOW_VK_CONV_EDGE : 0);
+    int narrow_r;
+    if (rec_conv_narrow(ctx, cb, c, &pc, &narrow_r))
+        return narrow_r;
     /* tile shapes: must match conv.comp (BM 128, BN 16|64|128) and conv_cm.comp (BM 128,
      * VARIANT 1|0|2 = BN 16|64|128) */
     const int variant = c->cout <= 24 ? 1 : c->cout <= 96 ? 0 : 2;
@@ -84,10 +153,10 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
         spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;
         bk = 32; /* conv_cm.comp's BK */
-        if (ctx->cm_v2 && c->cout > 64) { /* conv_cm2.comp: 128 x 128, KS and EDGE in the flags */
+        /* conv_cm2.comp: 128 x 128, KS and EDGE in the flags, cooperative-matrix N 16 */
+        if (ctx->cm_v2 && c->cout > 64 && (ctx->mma != GLOW_VK_MMA_COOPMAT || ctx->cm_n == 16)) {
             sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM2 : GLOW_VK_SH_CONV_H2;
-            spec[0] = spec[3];
-            nspec = 1;
+            nspec = 0;
             bm = 128, bn = 128, bk = 32;
         }
     } else if (ctx->conv_v2) {
@@ -121,28 +190,10 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
         if (splits * z > 65535)
             splits = 1;
     }
-    if (splits < 2)
-        return dispatch(ctx, cb, sh, spec, nspec, &pc, sizeof(pc), x, nt, z);
-    gc_log(GC_LOG_DEBUG, "vulkan: conv %dx%d M %u cin %d cout %d: %u x %u tiles, k split %u ways (%u k tiles)", c->ks,
-           c->ks, pc.M, c->cin, c->cout, mt, nt, splits, nk);
-    struct glow_vk_pc_conv part = pc;
-    part.dst = c->scratch;
-    part.dst_stride = pc.cout;
-    part.dst_off = 0;
-    part.flags = (pc.flags & (GLOW_VK_CONV_VEC4 | GLOW_VK_CONV_WVEC4 | GLOW_VK_CONV_KS3 | GLOW_VK_CONV_EDGE)) |
-                 (splits - 1) << GLOW_VK_CONV_SPLIT_SHIFT;
-    if (c->scratch % 16 == 0 && pc.cout % 4 == 0)
-        part.flags |= GLOW_VK_CONV_DVEC4;
-    int r = dispatch(ctx, cb, sh, spec, nspec, &part, sizeof(part), x, nt, z * splits);
-    if (r < 0)
-        return r;
-    glow_vk_rec_barrier(cb);
-    struct glow_vk_pc_conv red = pc;
-    red.src = c->scratch;
-    red.flags |= (splits - 1) << GLOW_VK_CONV_SPLIT_SHIFT;
-    uint32_t gx, gy;
-    grid1d(out, &gx, &gy);
-    return dispatch(ctx, cb, GLOW_VK_SH_SPLITK, NULL, 0, &red, sizeof(red), gx, gy, 1);
+    if (splits >= 2)
+        gc_log(GC_LOG_DEBUG, "vulkan: conv %dx%d M %u cin %d cout %d: %u x %u tiles, k split %u ways (%u k tiles)",
+               c->ks, c->ks, pc.M, c->cin, c->cout, mt, nt, splits, nk);
+    return dispatch_split(ctx, cb, c, sh, spec, nspec, &pc, splits, x, nt, z);
 }
 
 struct pc_pre {

@@ -33,6 +33,7 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV2_T2,  /* 256 x 16 */
     GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (GLOWCAM_VK_CM=v2, cout > 64): 128 x 128 tiles, prefetch */
     GLOW_VK_SH_CONV_H2,   /* the same layout without tensor cores (EMULATE) */
+    GLOW_VK_SH_CONV3N,    /* conv3n.comp: 3x3, few output channels, halo tiles in shared memory */
     GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue of the conv kernels */
     GLOW_VK_N_SHADERS
 };
@@ -69,8 +70,10 @@ struct glow_vk_ctx {
     int has_coopmat;    /* VK_NV_cooperative_matrix with fp16 x fp16 + fp32 16x16x16 (or 16x8x16) */
     uint32_t cm_m, cm_n, cm_k;
     enum glow_vk_mma mma;
-    int conv_v2;        /* fp32 convolutions on conv2.comp ($GLOWCAM_VK_CONV=v2) instead of conv.comp */
-    int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp ($GLOWCAM_VK_CM=v2) */
+    int conv_v2;        /* fp32 convolutions on conv2.comp (default; $GLOWCAM_VK_CONV=v1: conv.comp) */
+    int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp (default; $GLOWCAM_VK_CM=v1: not) */
+    int narrow;         /* 3x3 convolutions with cout <= 48 on conv3n.comp ($GLOWCAM_VK_NARROW=1) */
+    unsigned narrow_grid; /* conv3n.comp splits input channels below this many workgroups ($GLOWCAM_VK_NARROW_GRID) */
     int splitk;         /* the conv kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
     uint32_t ts_bits;   /* the queue's timestampValidBits (0: no timestamps, no --profile) */
     double timestamp_ns; /* timestampPeriod */

@@ -23,6 +23,7 @@ set(glow_shaders
   "conv2_t2|conv2.comp|-DTILE=2"
   "conv_cm2|conv_cm2.comp|"
   "conv_h2|conv_cm2.comp|-DEMULATE"
+  "conv3n|conv3n.comp|"
   "splitk|splitk.comp|")
 set(glow_spv_sources)
 set(glow_spv_decls "")
