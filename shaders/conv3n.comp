@@ -14,7 +14,7 @@
 //    output channels = 32 accumulators;
 //  - the patch is [row][channel quad][column] vec4; the next 8 channels' patch and weights
 //    are loaded into registers during the current step's arithmetic.
-// Must match glow_vk_rec_conv in vk_ops.c.
+// Opt-in (GLOWCAM_VK_NARROW=1) until a GPU times it. Must match glow_vk_rec_conv in vk_ops.c.
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 const uint TH = 16u, TW = 32u;            // output tile

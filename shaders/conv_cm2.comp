@@ -1,6 +1,6 @@
 #version 450
 // fp16-operand implicit-GEMM convolution on NV cooperative matrices, variant 2
-// (GLOWCAM_VK_CM=v2, for cout > 64; narrower convolutions stay on conv_cm.comp): the
+// (the default for cout > 64, GLOWCAM_VK_CM=v1: not; narrower ones stay on conv_cm.comp): the
 // contract and push constants of conv.comp, fp32 sums, fp16 operands as in conv_cm.comp.
 // Built with -DEMULATE it does the same over the same shared tiles with plain arithmetic
 // (conv_h2: tests the layout on devices without the extension, lavapipe included).

@@ -28,10 +28,10 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV,      /* fp32 */
     GLOW_VK_SH_CONV_H,    /* fp16 operands staged in shared memory, plain arithmetic */
     GLOW_VK_SH_CONV_CM,   /* fp16 operands on NV cooperative matrices */
-    GLOW_VK_SH_CONV2_T0,  /* fp32, conv2.comp (GLOWCAM_VK_CONV=v2): 128 x 128 tiles */
+    GLOW_VK_SH_CONV2_T0,  /* fp32, conv2.comp (the default): 128 x 128 tiles */
     GLOW_VK_SH_CONV2_T1,  /* 128 x 64 */
     GLOW_VK_SH_CONV2_T2,  /* 256 x 16 */
-    GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (GLOWCAM_VK_CM=v2, cout > 64): 128 x 128 tiles, prefetch */
+    GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (fp16 default, cout > 64): 128 x 128 tiles, prefetch */
     GLOW_VK_SH_CONV_H2,   /* the same layout without tensor cores (EMULATE) */
     GLOW_VK_SH_CONV3N,    /* conv3n.comp: 3x3, few output channels, halo tiles in shared memory */
     GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue of the conv kernels */
