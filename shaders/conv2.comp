@@ -1,7 +1,8 @@
 #version 450
 // fp32 implicit-GEMM convolution, variant 2 (the default; GLOWCAM_VK_CONV=v1 takes
 // conv.comp, 9.1-9.5x slower on an H100): the contract and push constants of conv.comp
-// (1x1 and 3x3, edge padding, fused epilogue, any sizes), with the register-blocked layout of fast SGEMMs on NVIDIA and AMD:
+// (1x1 and 3x3, edge padding, fused epilogue, any sizes), with the register-blocked
+// layout of fast SGEMMs on NVIDIA and AMD:
 //  - tile shapes are compile-time (-DTILE, one SPIR-V module each) so that glslc unrolls
 //    every inner loop and the accumulators live in registers:
 //      TILE 0: 128 x 128 outputs, 8 x 8 per invocation   (cout > 64)
