@@ -92,6 +92,24 @@ static int dispatch_split(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const str
     return dispatch(ctx, cb, GLOW_VK_SH_SPLITK, NULL, 0, &red, sizeof(red), gx, gy, 1);
 }
 
+/* Split-K: a grid of `grid` workgroups, below `target`, over a k loop of `steps` also splits
+ * along k into splits of at least `min_steps` steps (at most 256, and as many as the scratch
+ * holds of `out` partial sums each); 1 = no split. */
+static uint32_t choose_splits(const struct glow_vk_ctx *ctx, const struct glow_vk_conv *c, uint64_t grid,
+                              uint32_t target, uint32_t steps, uint32_t min_steps, uint64_t out)
+{
+    if (!c->scratch || !ctx->splitk || grid >= target || steps < 2 * min_steps)
+        return 1;
+    uint32_t splits = target / (uint32_t)grid;
+    if (splits > steps / min_steps)
+        splits = steps / min_steps;
+    if (splits > 256)
+        splits = 256;
+    if ((uint64_t)splits * out > (uint64_t)c->scratch_floats)
+        splits = (uint32_t)(c->scratch_floats / out);
+    return splits ? splits : 1;
+}
+
 /* conv3n.comp for a 3x3 convolution with few output channels on images of at least 16 x 16:
  * 1 if recorded (r: its result), 0 if the convolution is not one for it. */
 static int rec_conv_narrow(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c,
@@ -104,19 +122,10 @@ static int rec_conv_narrow(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const st
     if (tiles > 65535)
         return 0;
     const uint32_t steps = (pc->cin_pad + NARROW_CC - 1) / NARROW_CC;
-    const uint64_t out = (uint64_t)pc->M * pc->cout;
-    uint32_t splits = 1;
-    if (c->scratch && ctx->splitk && tiles * groups < ctx->narrow_grid && steps >= 2 * NARROW_MIN_STEPS) {
-        splits = ctx->narrow_grid / (uint32_t)(tiles * groups);
-        if (splits > steps / NARROW_MIN_STEPS)
-            splits = steps / NARROW_MIN_STEPS;
-        if (splits > 256)
-            splits = 256;
-        if ((uint64_t)splits * out > (uint64_t)c->scratch_floats)
-            splits = (uint32_t)(c->scratch_floats / out);
-    }
+    const uint32_t splits = choose_splits(ctx, c, tiles * groups, ctx->narrow_grid, steps, NARROW_MIN_STEPS,
+                                          (uint64_t)pc->M * pc->cout);
     gc_log(GC_LOG_DEBUG, "vulkan: narrow conv 3x3 M %u cin %d cout %d: %u tiles x %u channel groups, %u split(s)",
-           pc->M, c->cin, c->cout, (unsigned)tiles, groups, splits ? splits : 1);
+           pc->M, c->cin, c->cout, (unsigned)tiles, groups, splits);
     *r = dispatch_split(ctx, cb, c, GLOW_VK_SH_CONV3N, NULL, 0, pc, splits, (uint32_t)tiles, groups, 1);
     return 1;
 }
@@ -176,20 +185,11 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     /* split-K: a grid too small to fill a GPU with a long k loop (the deep levels) is also
      * split along k, each split at least SPLITK_MIN_TILES k tiles long; the raw partial sums
      * go to the scratch, then splitk.comp sums them with the epilogue into dst */
-    const uint32_t nk = bk ? (uint32_t)((c->ks * c->ks * pc.cin_pad + bk - 1) / bk) : 0;
-    const uint64_t out = (uint64_t)pc.M * pc.cout;
-    uint32_t splits = 1;
-    if (bk && c->scratch && ctx->splitk && mt * nt < SPLITK_GRID && nk >= 2 * SPLITK_MIN_TILES) {
-        splits = SPLITK_GRID / (mt * nt);
-        if (splits > nk / SPLITK_MIN_TILES)
-            splits = nk / SPLITK_MIN_TILES;
-        if (splits > 256)
-            splits = 256;
-        if ((uint64_t)splits * out > (uint64_t)c->scratch_floats)
-            splits = (uint32_t)(c->scratch_floats / out);
-        if (splits * z > 65535)
-            splits = 1;
-    }
+    const uint32_t nk = (uint32_t)((c->ks * c->ks * pc.cin_pad + bk - 1) / bk);
+    uint32_t splits =
+        choose_splits(ctx, c, (uint64_t)mt * nt, SPLITK_GRID, nk, SPLITK_MIN_TILES, (uint64_t)pc.M * pc.cout);
+    if (splits * z > 65535)
+        splits = 1;
     if (splits >= 2)
         gc_log(GC_LOG_DEBUG, "vulkan: conv %dx%d M %u cin %d cout %d: %u x %u tiles, k split %u ways (%u k tiles)",
                c->ks, c->ks, pc.M, c->cin, c->cout, mt, nt, splits, nk);
