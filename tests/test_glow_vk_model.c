@@ -69,6 +69,15 @@ static glow_engine *engine(const glow_model *m, enum glow_backend b, int max_bat
     return e;
 }
 
+/* A Vulkan engine made with one kernel-choice variable set (GLOWCAM_VK_CONV=v1, ...). */
+static glow_engine *vk_engine_with(const glow_model *m, int max_batch, int fp16, const char *var, const char *value)
+{
+    setenv(var, value, 1);
+    glow_engine *e = engine(m, GLOW_BACKEND_VULKAN, max_batch, fp16);
+    unsetenv(var);
+    return e;
+}
+
 /* Encode n images on both engines, compare; decode the reference latents on both, compare;
  * round trip on vk. */
 static void compare(const char *tag, const glow_model *m, glow_engine *ref, glow_engine *vk, const uint8_t *img, int n,
@@ -296,18 +305,12 @@ static int check_model(const char *path, int n, int with_ref)
                     img[(((size_t)k * S + y) * S + x) * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
                 }
     }
-    /* f32: conv.comp alone (v1, no conv3n.comp), f16: conv_cm.comp alone; v2 and h2: the defaults */
-    setenv("GLOWCAM_VK_CONV", "v1", 1);
-    setenv("GLOWCAM_VK_CM", "v1", 1);
-    setenv("GLOWCAM_VK_NARROW", "0", 1);
-    glow_engine *f32 = engine(m, GLOW_BACKEND_VULKAN, n, 0), *f16 = engine(m, GLOW_BACKEND_VULKAN, n, 1);
-    unsetenv("GLOWCAM_VK_CONV");
-    unsetenv("GLOWCAM_VK_CM");
+    /* f32: conv.comp alone, f16: conv_cm.comp alone; v2 and h2: the defaults; n2: with conv3n.comp */
+    glow_engine *f32 = vk_engine_with(m, n, 0, "GLOWCAM_VK_CONV", "v1");
+    glow_engine *f16 = vk_engine_with(m, n, 1, "GLOWCAM_VK_CM", "v1");
     glow_engine *v2 = engine(m, GLOW_BACKEND_VULKAN, n, 0);
     glow_engine *h2 = engine(m, GLOW_BACKEND_VULKAN, n, 1);
-    setenv("GLOWCAM_VK_NARROW", "1", 1);
-    glow_engine *n2 = engine(m, GLOW_BACKEND_VULKAN, n, 0);
-    unsetenv("GLOWCAM_VK_NARROW");
+    glow_engine *n2 = vk_engine_with(m, n, 0, "GLOWCAM_VK_NARROW", "1");
     char tag[512];
     if (f32 && f16) {
         printf("fp32: %s\nfp16: %s\n", glow_engine_describe(f32), glow_engine_describe(f16));
@@ -386,21 +389,15 @@ int main(int argc, char **argv)
             compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1); /* 3 + 2: two recorded batch sizes */
         }
         glow_engine_free(&vk);
-        /* conv.comp alone (GLOWCAM_VK_CONV=v1, GLOWCAM_VK_NARROW=0), same bounds */
-        setenv("GLOWCAM_VK_CONV", "v1", 1);
-        setenv("GLOWCAM_VK_NARROW", "0", 1);
-        vk = engine(m, GLOW_BACKEND_VULKAN, 5, 0);
-        unsetenv("GLOWCAM_VK_CONV");
-        unsetenv("GLOWCAM_VK_NARROW");
+        /* conv.comp alone (GLOWCAM_VK_CONV=v1), same bounds */
+        vk = vk_engine_with(m, 5, 0, "GLOWCAM_VK_CONV", "v1");
         snprintf(tag, sizeof(tag), "fp32v1 %s (S%d L%d K%d W%d)", models[i].name, c->image_size, c->n_levels,
                  c->depth, c->width);
         if (ref && vk)
             compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1);
         glow_engine_free(&vk);
         if (c->image_size >= 32) { /* conv3n.comp (GLOWCAM_VK_NARROW=1) takes the 16 x 16 levels' conv3 */
-            setenv("GLOWCAM_VK_NARROW", "1", 1);
-            vk = engine(m, GLOW_BACKEND_VULKAN, 5, 0);
-            unsetenv("GLOWCAM_VK_NARROW");
+            vk = vk_engine_with(m, 5, 0, "GLOWCAM_VK_NARROW", "1");
             snprintf(tag, sizeof(tag), "fp32 narrow %s (S%d L%d K%d W%d)", models[i].name, c->image_size,
                      c->n_levels, c->depth, c->width);
             if (ref && vk)
@@ -410,9 +407,8 @@ int main(int argc, char **argv)
         if (i == 4) /* affine, edge padding, level_post: every op class */
             test_profile(m, img, 3);
         if (i == 0 || i == 4) { /* the fp16-operand convolutions, whole model */
-            setenv("GLOWCAM_VK_CM", "v1", 1); /* conv_cm.comp's layout on every convolution */
-            glow_engine *h = engine(m, GLOW_BACKEND_VULKAN, 4, 1);
-            unsetenv("GLOWCAM_VK_CM");
+            /* conv_cm.comp's layout on every convolution */
+            glow_engine *h = vk_engine_with(m, 4, 1, "GLOWCAM_VK_CM", "v1");
             snprintf(tag, sizeof(tag), "fp16 %s (S%d L%d K%d W%d)", models[i].name, c->image_size, c->n_levels,
                      c->depth, c->width);
             if (ref && h)
