@@ -486,6 +486,10 @@ int main(int argc, char **argv)
             if (conv_cases[i].cout > 64)
                 test_conv_k(ctx, &conv_cases[i], FP16_BOUND, ctx->mma == GLOW_VK_MMA_COOPMAT ? "coopmat2" : "fp16v2",
                             1);
+        /* ... and leaves the others to conv2.comp in fp32: the fp32 bound, which fp16 operands miss */
+        for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
+            if (conv_cases[i].cout <= 64)
+                test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "fp16v2 narrow in fp32", 1);
     }
     glow_vk_ctx_free(&ctx);
 
@@ -503,6 +507,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++)
             if (conv_cases[i].cout > 64)
                 test_conv_k(ctx, &conv_cases[i], FP16_BOUND, "coopmat2", 1);
+            else
+                test_conv_k(ctx, &conv_cases[i], FP32_BOUND, "coopmat2 narrow in fp32", 1);
     } else {
         printf("coopmat: this device has no VK_NV_cooperative_matrix; the fp16 pass above ran its tile layout\n");
     }

@@ -408,7 +408,8 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
         snprintf(describe, describe_size, "Vulkan device %d, %s (%s, %s), %s convolutions%s%s", device,
                  ctx->props.deviceName, type_name(ctx->props.deviceType), why, glow_vk_mma_name(ctx->mma),
                  ctx->mma == GLOW_VK_MMA_FP32 ? (ctx->conv_v2 ? " (conv2.comp, v2)" : " (conv.comp, v1)")
-                 : ctx->cm_v2                 ? " (conv_cm2.comp for cout > 64, v2)"
+                 : ctx->cm_v2 && ctx->conv_v2 ? " (conv_cm2.comp for cout > 64, fp32 conv2.comp for the rest, v2)"
+                 : ctx->cm_v2                 ? " (conv_cm2.comp for cout > 64, conv_cm.comp for the rest)"
                                               : " (conv_cm.comp, v1)",
                  ctx->narrow ? ", conv3n.comp for narrow 3x3" : "");
     free(pds);

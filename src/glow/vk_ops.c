@@ -157,7 +157,12 @@ int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct g
     enum glow_vk_shader sh = GLOW_VK_SH_CONV;
     uint32_t spec[4] = {(uint32_t)c->ks, (uint32_t)edge, bn, 0};
     int nspec = 4;
-    if (ctx->mma != GLOW_VK_MMA_FP32) {
+    /* fp16 only where it measured faster: with the v2 kernels, the convolutions of cout <= 64
+     * (the narrow 3x3 "zero" convolutions, the small 1x1 ones) stay on conv2.comp in fp32. On
+     * an H100 (OpenAI 256x256, batch 8) conv_cm.comp took 114.5 ms per encode call over the
+     * narrow 3x3 ones, conv2.comp 74.7 ms */
+    const int fp16 = ctx->mma != GLOW_VK_MMA_FP32 && !(ctx->cm_v2 && ctx->conv_v2 && c->cout <= 64);
+    if (fp16) {
         sh = ctx->mma == GLOW_VK_MMA_COOPMAT ? GLOW_VK_SH_CONV_CM : GLOW_VK_SH_CONV_H;
         spec[2] = (uint32_t)variant;
         spec[3] = ctx->mma == GLOW_VK_MMA_COOPMAT ? ctx->cm_n : 16;

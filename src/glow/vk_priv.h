@@ -71,7 +71,8 @@ struct glow_vk_ctx {
     uint32_t cm_m, cm_n, cm_k;
     enum glow_vk_mma mma;
     int conv_v2;        /* fp32 convolutions on conv2.comp (default; $GLOWCAM_VK_CONV=v1: conv.comp) */
-    int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp (default; $GLOWCAM_VK_CM=v1: not) */
+    int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp, the others in fp32 on conv2.comp
+                           (default; $GLOWCAM_VK_CM=v1: all on conv_cm.comp) */
     int narrow;         /* 3x3 convolutions with cout <= 48 on conv3n.comp ($GLOWCAM_VK_NARROW=1) */
     unsigned narrow_grid; /* conv3n.comp splits input channels below this many workgroups ($GLOWCAM_VK_NARROW_GRID) */
     int splitk;         /* the conv kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
