@@ -24,7 +24,7 @@ if(TARGET glow AND GLOWCAM_WITH_VULKAN AND EXISTS ${CMAKE_SOURCE_DIR}/src/glow/v
   add_test(NAME glow_vk_spirv_registers
     COMMAND ${CMAKE_SOURCE_DIR}/tests/spirv_registers.sh ${GLSLC_FOR_TESTS} ${CMAKE_SOURCE_DIR}/shaders
       "conv2_t0|conv2.comp|-DTILE=0" "conv2_t1|conv2.comp|-DTILE=1" "conv2_t2|conv2.comp|-DTILE=2"
-      "conv_cm2|conv_cm2.comp|" "conv3n|conv3n.comp|" "splitk|splitk.comp|" "coupling|coupling.comp|"
+      "conv_cm2|conv_cm2.comp|" "conv3n|conv3n.comp|" "shift3|shift3.comp|" "splitk|splitk.comp|" "coupling|coupling.comp|"
       "gauss|gauss.comp|" "squeeze|squeeze.comp|" "pre|pre.comp|" "post|post.comp|")
   set_tests_properties(glow_vk_spirv_registers PROPERTIES TIMEOUT 120)
 endif()

@@ -305,12 +305,14 @@ static int check_model(const char *path, int n, int with_ref)
                     img[(((size_t)k * S + y) * S + x) * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
                 }
     }
-    /* f32: conv.comp alone, f16: conv_cm.comp alone; v2 and h2: the defaults; n2: with conv3n.comp */
+    /* f32: conv.comp alone, f16: conv_cm.comp alone; v2 and h2: the defaults; n2: with conv3n.comp,
+     * s2: with the narrow 3x3 as a 1x1 GEMM + shift3.comp */
     glow_engine *f32 = vk_engine_with(m, n, 0, "GLOWCAM_VK_CONV", "v1");
     glow_engine *f16 = vk_engine_with(m, n, 1, "GLOWCAM_VK_CM", "v1");
     glow_engine *v2 = engine(m, GLOW_BACKEND_VULKAN, n, 0);
     glow_engine *h2 = engine(m, GLOW_BACKEND_VULKAN, n, 1);
     glow_engine *n2 = vk_engine_with(m, n, 0, "GLOWCAM_VK_NARROW", "1");
+    glow_engine *s2 = vk_engine_with(m, n, 0, "GLOWCAM_VK_NARROW", "shift");
     char tag[512];
     if (f32 && f16) {
         printf("fp32: %s\nfp16: %s\n", glow_engine_describe(f32), glow_engine_describe(f16));
@@ -329,6 +331,11 @@ static int check_model(const char *path, int n, int with_ref)
                  c->n_levels, c->depth, c->width);
         compare(tag, m, f32, n2, img, n, LAT_BOUND_V2_DEEP, 0);
     }
+    if (f32 && s2) {
+        snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp32 v2+shift vs v1", c->name, c->image_size,
+                 c->n_levels, c->depth, c->width);
+        compare(tag, m, f32, s2, img, n, LAT_BOUND_V2_DEEP, 0);
+    }
     if (f32 && h2) {
         printf("fp16 v2: %s\n", glow_engine_describe(h2));
         snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp16 v2 vs fp32 v1", c->name,
@@ -338,6 +345,7 @@ static int check_model(const char *path, int n, int with_ref)
     glow_engine_free(&v2);
     glow_engine_free(&h2);
     glow_engine_free(&n2);
+    glow_engine_free(&s2);
     if (with_ref && f32) {
         glow_engine *ref = engine(m, GLOW_BACKEND_REFERENCE, n, 0);
         snprintf(tag, sizeof(tag), "check %s (S%d L%d K%d W%d) fp32 vs reference", c->name, c->image_size,
@@ -356,6 +364,8 @@ static int check_model(const char *path, int n, int with_ref)
 
 int main(int argc, char **argv)
 {
+    if (getenv("GLOWCAM_DEBUG")) /* which kernel each convolution takes */
+        gc_log_set_level(GC_LOG_DEBUG);
     if (argc >= 4 && !strcmp(argv[1], "--check")) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         return check_model(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1, argc > 4 && !strcmp(argv[4], "--ref"));
@@ -396,13 +406,16 @@ int main(int argc, char **argv)
         if (ref && vk)
             compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1);
         glow_engine_free(&vk);
-        if (c->image_size >= 32) { /* conv3n.comp (GLOWCAM_VK_NARROW=1) takes the 16 x 16 levels' conv3 */
-            vk = vk_engine_with(m, 5, 0, "GLOWCAM_VK_NARROW", "1");
-            snprintf(tag, sizeof(tag), "fp32 narrow %s (S%d L%d K%d W%d)", models[i].name, c->image_size,
-                     c->n_levels, c->depth, c->width);
-            if (ref && vk)
-                compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1);
-            glow_engine_free(&vk);
+        if (c->image_size >= 32) { /* GLOWCAM_VK_NARROW takes the 16 x 16 levels' conv3 */
+            static const char *narrow[] = {"1", "shift"}; /* conv3n.comp; 1x1 GEMM + shift3.comp */
+            for (int k = 0; k < 2; k++) {
+                vk = vk_engine_with(m, 5, 0, "GLOWCAM_VK_NARROW", narrow[k]);
+                snprintf(tag, sizeof(tag), "fp32 narrow=%s %s (S%d L%d K%d W%d)", narrow[k], models[i].name,
+                         c->image_size, c->n_levels, c->depth, c->width);
+                if (ref && vk)
+                    compare(tag, m, ref, vk, img, 5, LAT_BOUND, 1);
+                glow_engine_free(&vk);
+            }
         }
         if (i == 4) /* affine, edge padding, level_post: every op class */
             test_profile(m, img, 3);

@@ -131,15 +131,17 @@ RES=$OUTDIR/results.txt
 : > "$RES"
 mkdir -p "$TMP/runs"
 # variants (environment of glow-bench): v2 = the defaults (fp32 conv2.comp); v2n: with
-# conv3n.comp for narrow 3x3 (GLOWCAM_VK_NARROW=1); v1: conv.comp; cm2: fp16 cooperative
-# matrices with the defaults (conv_cm2.comp for cout > 64); cm2n: and conv3n.comp; coopmat:
+# conv3n.comp for narrow 3x3 (GLOWCAM_VK_NARROW=1); v2s: narrow 3x3 as a 1x1 GEMM of the 9
+# taps + shift3.comp (GLOWCAM_VK_NARROW=shift); v1: conv.comp; cm2: fp16 cooperative matrices
+# with the defaults (conv_cm2.comp for cout > 64); cm2n, cm2s: and narrow as v2n, v2s; coopmat:
 # conv_cm.comp alone; g264, g1056, g1: v2n with conv3n.comp's split target
 # (GLOWCAM_VK_NARROW_GRID; 1: never split); *ns: without split-K (GLOWCAM_VK_SPLITK=0)
 # run_glow SIZE BATCH VARIANT [--profile]: its whole log lands in runs.tgz
 run_glow() {
     local S=$1 B=$2 V=$3 P=${4:-} mma=fp32 conv=v2 cm=v2 sk=1 nar=0 grid=528 log line
     case $V in
-    v2) ;; v2n) nar=1;; v1) conv=v1;; cm2) mma=coopmat;; cm2n) mma=coopmat nar=1;; coopmat) mma=coopmat cm=v1;;
+    v2) ;; v2n) nar=1;; v2s) nar=shift;; v1) conv=v1;; cm2) mma=coopmat;; cm2n) mma=coopmat nar=1;;
+    cm2s) mma=coopmat nar=shift;; coopmat) mma=coopmat cm=v1;;
     g264) nar=1 grid=264;; g1056) nar=1 grid=1056;; g1) nar=1 grid=1;;
     v2ns) sk=0;; v1ns) conv=v1 sk=0;; cm2ns) mma=coopmat sk=0;;
     *) echo "run_glow: unknown variant $V"; return 1;;
@@ -241,9 +243,9 @@ EOF
 S1=${SIZES%% *}  # 256 (the goal's size), or the quick run's first
 # the goal names no batch: a larger batch of the first size fills the GPU better (GPU_BENCH_BIG)
 if [ $QUICK = 1 ]; then BIG=${GPU_BENCH_BIG:-32:8}; else BIG=${GPU_BENCH_BIG:-256:32}; fi
-# ---- 2. the goal's size first: the defaults, with conv3n.comp, fp16; profiled ----
-glow_runs "$([ "$S1" = 256 ] && echo 50 || echo 25)" "$S1" "$(batch_main "$S1")" --profile v2 v2n cm2 cm2n
-for SB in $BIG; do glow_runs 40 "${SB%%:*}" "${SB##*:}" v2 v2n cm2; done
+# ---- 2. the goal's size first: the defaults, the two narrow 3x3 paths, fp16; profiled ----
+glow_runs "$([ "$S1" = 256 ] && echo 50 || echo 25)" "$S1" "$(batch_main "$S1")" --profile v2 v2n v2s cm2 cm2n cm2s
+for SB in $BIG; do glow_runs 40 "${SB%%:*}" "${SB##*:}" v2 v2n v2s cm2 cm2s; done
 # ---- 3. PyTorch on CUDA, same weights and batches ----
 stamp "PyTorch on the same model(s), batches $(batch_main "$S1") and $BIG"
 run_torch 40 "$S1:$(batch_main "$S1")" $BIG
@@ -298,7 +300,7 @@ for line in open(sys.argv[1]):
     s, b = int(kv["size"]), int(kv["batch"])
     key = kv["var"] if line.startswith("glowcam") else line.split()[0]
     rows.setdefault((s, b), {})[key] = float(kv["faces_per_s"])
-order = ["v2", "v2n", "v1", "cm2", "cm2n", "coopmat", "g264", "g1056", "g1", "v2ns", "cm2ns", "v1ns"]
+order = ["v2", "v2n", "v2s", "v1", "cm2", "cm2n", "cm2s", "coopmat", "g264", "g1056", "g1", "v2ns", "cm2ns", "v1ns"]
 cols = [c for c in order if any(c in r for r in rows.values())] + ["torch", "torch_tf32"]
 print("%5s %5s " % ("size", "batch") + "".join("%11s" % c for c in cols) + "%9s %9s" % ("v2/pt", "best/pt"))
 best256 = ratio256 = 0
@@ -312,6 +314,7 @@ for (s, b) in sorted(rows):
     if s == 256 and best > best256:
         best256, ratio256 = best, best / t if t else 0
     for a, n, what in (("v2n", "v2", "conv3n.comp for narrow 3x3"), ("cm2n", "cm2", "conv3n.comp (fp16)"),
+                       ("v2s", "v2", "narrow 3x3 as 1x1 GEMM + shift"), ("cm2s", "cm2", "1x1 GEMM + shift (fp16)"),
                        ("v2", "v2ns", "split-K"), ("cm2", "cm2ns", "split-K (fp16)"), ("v2", "v1", "fp32 v2 over v1"),
                        ("cm2", "coopmat", "fp16 cm2 over cm v1")):
         if a in r and n in r:

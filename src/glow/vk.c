@@ -19,6 +19,7 @@
 
 struct vk_conv_w {
     size_t w, bias, scale; /* float offsets into the weight arena (SIZE_MAX: none) */
+    size_t shift;          /* GLOWCAM_VK_NARROW=shift: the weights packed for the 1x1 GEMM of all taps */
 };
 
 struct vk_step {
@@ -70,6 +71,7 @@ struct vk_state {
     int cap;              /* faces per submission */
     size_t img_bytes;     /* per face, padded to 4 */
     size_t pix0;          /* pixels of level 0 */
+    size_t t1_floats;     /* t1 per face: pix0 * width, or more for GLOWCAM_VK_NARROW=shift (t1_size) */
     double logdet_const;  /* data-independent log-determinant of one face */
     struct vk_batch batches[8];
     int nbatches;
@@ -121,6 +123,12 @@ static int push_conv(struct vk_state *s, struct vk_conv_w *cw, const float *w, i
     if (cw->w == NONE)
         return -ENOMEM;
     glow_vk_conv_pack(w, cout, cin + e, ks, e, s->host + cw->w);
+    cw->shift = NONE;
+    if (ks == 3 && cout <= 48 && s->ctx->narrow == GLOW_VK_NARROW_SHIFT) {
+        if ((cw->shift = wpush(s, NULL, glow_vk_conv_shift_floats(cin, cout))) == NONE)
+            return -ENOMEM;
+        glow_vk_conv_pack_shift(w, cout, cin, cin + e, s->host + cw->shift);
+    }
     cw->bias = bias ? wpush(s, bias, (size_t)cout) : NONE;
     cw->scale = logs ? wpush_exp(s, logs, cout) : NONE;
     if ((bias && cw->bias == NONE) || (logs && cw->scale == NONE))
@@ -244,12 +252,27 @@ static VkDeviceAddress wa(const struct vk_state *s, size_t off)
     return off == NONE ? 0 : s->weights.addr + off * sizeof(float);
 }
 
+/* Floats per face of t1, the first hidden activation: with GLOWCAM_VK_NARROW=shift it also
+ * holds a conv3's 9-tap products (9 * cout <= 9 * c per pixel), which may be wider. */
+static size_t t1_size(const struct vk_state *s)
+{
+    size_t f = s->pix0 * (size_t)s->m->cfg.width;
+    if (s->ctx->narrow == GLOW_VK_NARROW_SHIFT)
+        for (int l = 0; l < s->m->cfg.n_levels; l++) {
+            const struct glow_level *ml = &s->m->levels[l];
+            const size_t need = (size_t)ml->h * ml->w * 9 * ml->c;
+            f = need > f ? need : f;
+        }
+    return f;
+}
+
 /* Faces per submission: what the caller asked, within device memory and 32-bit indices. */
 static int batch_capacity(const struct vk_state *s, int want)
 {
     const struct glow_config *cfg = &s->m->cfg;
     const double s2 = (double)cfg->image_size * cfg->image_size;
-    const double per = 4.0 * (3 * 3 * s2 + 2.0 * s->pix0 * cfg->width + s2 * 3 + s->pix0) + s2 * 3 * 3;
+    const double per =
+        4.0 * (3 * 3 * s2 + (double)s->t1_floats + (double)s->pix0 * cfg->width + s2 * 3 + s->pix0) + s2 * 3 * 3;
     VkDeviceSize heap = 0;
     for (uint32_t i = 0; i < s->ctx->mem.memoryHeapCount; i++)
         if ((s->ctx->mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
@@ -257,7 +280,8 @@ static int batch_capacity(const struct vk_state *s, int want)
             heap = s->ctx->mem.memoryHeaps[i].size;
     double budget = heap ? 0.5 * (double)heap : 1e9;
     double lim = budget / per;
-    double idx = 2147483647.0 / ((double)s->pix0 * (cfg->width > 12 ? cfg->width : 12) + 4.0 * s2);
+    const double widest = (double)s->pix0 * (cfg->width > 12 ? cfg->width : 12);
+    double idx = 2147483647.0 / ((widest > (double)s->t1_floats ? widest : (double)s->t1_floats) + 4.0 * s2);
     if (lim > idx)
         lim = idx;
     int cap = want;
@@ -276,7 +300,7 @@ static int alloc_arena(struct vk_state *s)
     if ((r = glow_vk_buf_create(s->ctx, &s->x, n * s2 * 3 * 4, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->y, n * s2 * 3 * 4, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->hb, n * s2 * 3 * 4, 0)) < 0 ||
-        (r = glow_vk_buf_create(s->ctx, &s->t1, n * s->pix0 * cfg->width * 4, 0)) < 0 ||
+        (r = glow_vk_buf_create(s->ctx, &s->t1, n * s->t1_floats * 4, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->t2, n * s->pix0 * cfg->width * 4, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->img, n * s->img_bytes, 0)) < 0 ||
         (r = glow_vk_buf_create(s->ctx, &s->lat, n * lat * 4, 0)) < 0 ||
@@ -351,10 +375,12 @@ static int rec_nn(struct vk_state *s, VkCommandBuffer cb, const struct vk_step *
         return r;
     mark(s, cb, GLOW_VK_PROF_CONV2, &cv);
     glow_vk_rec_barrier(cb);
+    /* t1, read by the 1x1 above, is free for the products of GLOWCAM_VK_NARROW=shift */
     cv = (struct glow_vk_conv){.ks = 3, .edge = cfg->edge_padding, .n = n, .h = vl->h, .w = vl->w, .cin = w,
                                .src_stride = w, .cout = cout, .dst_stride = cout, .src = s->t2.addr,
                                .weights = wa(s, st->c3.w), .bias = wa(s, st->c3.bias), .scale = wa(s, st->c3.scale),
-                               .dst = s->hb.addr};
+                               .dst = s->hb.addr, .shift_w = wa(s, st->c3.shift), .spare = s->t1.addr,
+                               .spare_floats = (size_t)s->cap * s->t1_floats};
     if ((r = rec_conv(s, cb, &cv)) < 0)
         return r;
     mark(s, cb, GLOW_VK_PROF_CONV3, &cv);
@@ -774,6 +800,7 @@ static int vk_create(void **state, const glow_model *m, const struct glow_params
     if (r < 0)
         goto fail;
     s->pix0 = (size_t)m->levels[0].h * m->levels[0].w;
+    s->t1_floats = t1_size(s);
     if ((r = build_weights(s)) < 0)
         goto fail;
     s->cap = batch_capacity(s, p->max_batch);

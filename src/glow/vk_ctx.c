@@ -267,6 +267,7 @@ static const struct {
     [GLOW_VK_SH_CONV_CM2] = {glow_spv_conv_cm2, &glow_spv_conv_cm2_size},
     [GLOW_VK_SH_CONV_H2] = {glow_spv_conv_h2, &glow_spv_conv_h2_size},
     [GLOW_VK_SH_CONV3N] = {glow_spv_conv3n, &glow_spv_conv3n_size},
+    [GLOW_VK_SH_SHIFT3] = {glow_spv_shift3, &glow_spv_shift3_size},
     [GLOW_VK_SH_SPLITK] = {glow_spv_splitk, &glow_spv_splitk_size},
 };
 
@@ -350,11 +351,16 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
     ctx->cm_v2 = !(kv && !strcmp(kv, "v1"));
     kv = getenv("GLOWCAM_VK_SPLITK");
     ctx->splitk = !(kv && !strcmp(kv, "0"));
-    /* $GLOWCAM_VK_NARROW=1: conv3n.comp for narrow 3x3 convolutions. Off until a GPU says
-     * otherwise: its first version measured 0.43x on an H100 (its accumulators sat in memory,
-     * since mended and checked by the glow_vk_spirv_registers test); the mended one is unmeasured */
+    /* $GLOWCAM_VK_NARROW=1|shift: narrow 3x3 convolutions on conv3n.comp, or as a 1x1 GEMM of
+     * all 9 taps then shift3.comp. Off until a GPU says otherwise: conv3n.comp's first version
+     * measured 0.43x on an H100 (its accumulators sat in memory, since mended and checked by
+     * the glow_vk_spirv_registers test); the mended one and shift are unmeasured */
     kv = getenv("GLOWCAM_VK_NARROW");
-    ctx->narrow = kv && !strcmp(kv, "1");
+    ctx->narrow = !kv || !*kv || !strcmp(kv, "0") ? GLOW_VK_NARROW_OFF
+                  : !strcmp(kv, "shift")          ? GLOW_VK_NARROW_SHIFT
+                                                  : GLOW_VK_NARROW_CONV3N;
+    if (kv && *kv && strcmp(kv, "0") && strcmp(kv, "1") && strcmp(kv, "shift"))
+        gc_log(GC_LOG_WARN, "GLOWCAM_VK_NARROW='%s' is none of 0, 1, shift: using 1", kv);
     kv = getenv("GLOWCAM_VK_NARROW_GRID"); /* a tuning knob for benchmarks */
     ctx->narrow_grid = kv && atoi(kv) > 0 ? (unsigned)atoi(kv) : 528;
 
@@ -411,7 +417,9 @@ int glow_vk_ctx_create(struct glow_vk_ctx **out, int device, enum glow_vk_mma wa
                  : ctx->cm_v2 && ctx->conv_v2 ? " (conv_cm2.comp for cout > 64, fp32 conv2.comp for the rest, v2)"
                  : ctx->cm_v2                 ? " (conv_cm2.comp for cout > 64, conv_cm.comp for the rest)"
                                               : " (conv_cm.comp, v1)",
-                 ctx->narrow ? ", conv3n.comp for narrow 3x3" : "");
+                 ctx->narrow == GLOW_VK_NARROW_CONV3N  ? ", conv3n.comp for narrow 3x3"
+                 : ctx->narrow == GLOW_VK_NARROW_SHIFT ? ", narrow 3x3 as a 1x1 GEMM + shift3.comp"
+                                                       : "");
     free(pds);
     *out = ctx;
     return 0;

@@ -63,6 +63,18 @@ void glow_vk_conv_pack(const float *w, int cout, int cin_file, int ks, int edge,
                 dst[((size_t)t * cin_pad + i) * cout + o] = w[((size_t)o * cin_file + i) * taps + t];
 }
 
+size_t glow_vk_conv_shift_floats(int cin, int cout) { return (size_t)((cin + 3) & ~3) * 9 * cout; }
+
+void glow_vk_conv_pack_shift(const float *w, int cout, int cin, int cin_file, float *dst)
+{
+    const size_t n = (size_t)9 * cout;
+    memset(dst, 0, sizeof(float) * glow_vk_conv_shift_floats(cin, cout));
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++)
+            for (int t = 0; t < 9; t++)
+                dst[(size_t)i * n + (size_t)t * cout + o] = w[((size_t)o * cin_file + i) * 9 + t];
+}
+
 /* Records pc's convolution on `sh` over x * y * z workgroups, or with `splits` > 1 (z
  * counting splits * zz) its raw partial sums into c->scratch, then splitk.comp's sum and
  * epilogue into the destination. */
@@ -110,13 +122,41 @@ static uint32_t choose_splits(const struct glow_vk_ctx *ctx, const struct glow_v
     return splits ? splits : 1;
 }
 
-/* conv3n.comp for a 3x3 convolution with few output channels on images of at least 16 x 16:
- * 1 if recorded (r: its result), 0 if the convolution is not one for it. */
+/* GLOWCAM_VK_NARROW=shift: the 1x1 GEMM of all 9 taps (9 cout outputs: tiles it fills) into
+ * c->spare, then shift3.comp's sum of each output's 9 neighbours with the epilogue. 1 if
+ * recorded (r: its result), 0 without the packed weights or room for the products. */
+static int rec_conv_shift(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c,
+                          const struct glow_vk_pc_conv *pc, int *r)
+{
+    if (!c->shift_w || !c->spare || c->spare_floats < (size_t)pc->M * 9 * c->cout)
+        return 0;
+    const struct glow_vk_conv taps = {
+        .ks = 1, .n = c->n, .h = c->h, .w = c->w, .cin = c->cin, .src_stride = c->src_stride, .src_off = c->src_off,
+        .cout = 9 * c->cout, .dst_stride = 9 * c->cout, .src = c->src, .weights = c->shift_w, .dst = c->spare,
+        .scratch = c->scratch, .scratch_floats = c->scratch_floats};
+    gc_log(GC_LOG_DEBUG, "vulkan: narrow conv 3x3 M %u cin %d cout %d: 1x1 GEMM to %d tap products + shift3",
+           pc->M, c->cin, c->cout, 9 * c->cout);
+    if ((*r = glow_vk_rec_conv(ctx, cb, &taps)) < 0)
+        return 1;
+    glow_vk_rec_barrier(cb);
+    struct glow_vk_pc_conv sum = *pc;
+    sum.src = c->spare;
+    uint32_t x, y;
+    grid1d((uint64_t)pc->M * pc->cout, &x, &y);
+    *r = dispatch(ctx, cb, GLOW_VK_SH_SHIFT3, NULL, 0, &sum, sizeof(sum), x, y, 1);
+    return 1;
+}
+
+/* A 3x3 convolution with few output channels on an image of at least 16 x 16, where
+ * GLOWCAM_VK_NARROW asks: on conv3n.comp or as a 1x1 GEMM + shift3.comp. 1 if recorded (r:
+ * its result), 0 if the convolution is not one for them. */
 static int rec_conv_narrow(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c,
                            const struct glow_vk_pc_conv *pc, int *r)
 {
     if (!ctx->narrow || c->ks != 3 || c->cout > 48 || c->h < 16 || c->w < 16)
         return 0;
+    if (ctx->narrow == GLOW_VK_NARROW_SHIFT)
+        return rec_conv_shift(ctx, cb, c, pc, r);
     const uint64_t tiles = (uint64_t)c->n * ((c->h + NARROW_TH - 1) / NARROW_TH) * ((c->w + NARROW_TW - 1) / NARROW_TW);
     const uint32_t groups = (uint32_t)(c->cout + NARROW_CO - 1) / NARROW_CO;
     if (tiles > 65535)

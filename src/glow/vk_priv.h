@@ -34,6 +34,7 @@ enum glow_vk_shader {
     GLOW_VK_SH_CONV_CM2,  /* conv_cm2.comp (fp16 default, cout > 64): 128 x 128 tiles, prefetch */
     GLOW_VK_SH_CONV_H2,   /* the same layout without tensor cores (EMULATE) */
     GLOW_VK_SH_CONV3N,    /* conv3n.comp: 3x3, few output channels, halo tiles in shared memory */
+    GLOW_VK_SH_SHIFT3,    /* shift3.comp: the shift-and-add half of a narrow 3x3 done as a 1x1 GEMM */
     GLOW_VK_SH_SPLITK,    /* split-K sum + epilogue of the conv kernels */
     GLOW_VK_N_SHADERS
 };
@@ -43,6 +44,13 @@ enum glow_vk_mma {
     GLOW_VK_MMA_FP32,   /* exact path, every device */
     GLOW_VK_MMA_FP16,   /* operands rounded to fp16, fp32 sums, no tensor cores (tests the layout on lavapipe) */
     GLOW_VK_MMA_COOPMAT /* operands rounded to fp16, VK_NV_cooperative_matrix, fp32 sums */
+};
+
+/* Where the 3x3 convolutions with few outputs go ($GLOWCAM_VK_NARROW). */
+enum glow_vk_narrow {
+    GLOW_VK_NARROW_OFF,    /* with the others (conv2.comp by default) */
+    GLOW_VK_NARROW_CONV3N, /* conv3n.comp: halo tiles in shared memory (=1) */
+    GLOW_VK_NARROW_SHIFT   /* a 1x1 GEMM of all 9 taps, then shift3.comp (=shift) */
 };
 
 struct glow_vk_pipe_entry {
@@ -73,7 +81,8 @@ struct glow_vk_ctx {
     int conv_v2;        /* fp32 convolutions on conv2.comp (default; $GLOWCAM_VK_CONV=v1: conv.comp) */
     int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp, the others in fp32 on conv2.comp
                            (default; $GLOWCAM_VK_CM=v1: all on conv_cm.comp) */
-    int narrow;         /* 3x3 convolutions with cout <= 48 on conv3n.comp ($GLOWCAM_VK_NARROW=1) */
+    int narrow;         /* 3x3 convolutions with cout <= 48: 0 as the others, GLOW_VK_NARROW_CONV3N
+                           ($GLOWCAM_VK_NARROW=1) or GLOW_VK_NARROW_SHIFT ($GLOWCAM_VK_NARROW=shift) */
     unsigned narrow_grid; /* conv3n.comp splits input channels below this many workgroups ($GLOWCAM_VK_NARROW_GRID) */
     int splitk;         /* the conv kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
     uint32_t ts_bits;   /* the queue's timestampValidBits (0: no timestamps, no --profile) */
@@ -136,6 +145,11 @@ struct glow_vk_conv {
     int relu;
     VkDeviceAddress scratch; /* room for split-K partial sums (0: no split-K) */
     size_t scratch_floats;
+    /* GLOWCAM_VK_NARROW=shift, 3x3 only: the weights packed for the 1x1 GEMM of every tap
+     * (glow_vk_conv_pack_shift; 0: none) and a buffer free during this convolution for its
+     * M x 9 cout products (0: none) */
+    VkDeviceAddress shift_w, spare;
+    size_t spare_floats;
 };
 
 /* Rows of the packed weight matrix: ks*ks*cin_pad, cin_pad = round_up(cin + edge, 4). */
@@ -143,6 +157,11 @@ int glow_vk_conv_cin_pad(int cin, int edge);
 /* Packs PyTorch-layout weights w[cout][cin_file][ks][ks] (cin_file = cin + edge) into
  * dst[(tap * cin_pad + ci) * cout + o] (zeros in the padding rows). */
 void glow_vk_conv_pack(const float *w, int cout, int cin_file, int ks, int edge, float *dst);
+/* Packs a 3x3 convolution's weights w[cout][cin_file][3][3] for its 1x1 GEMM of every tap:
+ * dst[ci * 9 cout + t * cout + o] for the cin real input channels (not the edge channel),
+ * rows padded to round_up(cin, 4) with zeros. */
+size_t glow_vk_conv_shift_floats(int cin, int cout);
+void glow_vk_conv_pack_shift(const float *w, int cout, int cin, int cin_file, float *dst);
 
 void glow_vk_rec_barrier(VkCommandBuffer cb);
 int glow_vk_rec_conv(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c);

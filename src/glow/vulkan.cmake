@@ -24,6 +24,7 @@ set(glow_shaders
   "conv_cm2|conv_cm2.comp|"
   "conv_h2|conv_cm2.comp|-DEMULATE"
   "conv3n|conv3n.comp|"
+  "shift3|shift3.comp|"
   "splitk|splitk.comp|")
 set(glow_spv_sources)
 set(glow_spv_decls "")
