@@ -7,6 +7,7 @@
 //   dst[m][o] = epilogue(sum_t (inside ? Y[m + off_t][t * C + o] : w_edge[t][o]))
 // where outside the image the input is 0 but the edge channel (EDGE) is 1, so a tap that
 // falls outside adds that channel's weight (row t * cin_pad + cin of the packed 3x3 weights).
+// (The OpenBLAS backend does its conv3 the same way, blas.c.)
 // Push constants of the conv kernels: src = Y [M][9 * cout], w = the packed 3x3 weights.
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
