@@ -285,14 +285,33 @@ for M in models/glowcam-64.safetensors models/glowcam-128.safetensors; do
     have 40 "the $M check" &&
         { timeout "$(tmo 90)" "$BIN/test_glow_vk_model" --check "$M" 4 2>&1 | grep -E "max_rel|diff|PASS|FAIL" || true; }
 done
+# ---- 7. the shipped models' own speed, default kernels: batch 1 (the live filter), 8 (files) ----
+for M in models/glowcam-64.safetensors models/glowcam-128.safetensors; do
+    [ -f "$M" ] || continue
+    for B in 1 8; do
+        have 15 "$M batch $B" || continue
+        [ $QUICK = 1 ] && [ "$B$M" != 1models/glowcam-64.safetensors ] && continue  # lavapipe: one
+        log=$TMP/runs/shipped-$(basename "$M" .safetensors)-b$B.log
+        stamp "$M, batch $B, default kernels"
+        timeout "$(tmo 40)" "$BIN/glow-bench" -m "$M" --backend vulkan --batch "$B" \
+            --iters "$([ $QUICK = 1 ] && echo 1 || echo 20)" --warmup 1 > "$log" 2>&1
+        grep -E "^engine:|^encode|^decode|error" "$log"
+        line=$(grep '^result' "$log")
+        [ -n "$line" ] && echo "shipped model=$(basename "$M" .safetensors) $line" >> "$RES"
+    done
+done
+tar czf "$OUTDIR/runs.tgz" -C "$TMP" runs 2>/dev/null
 
 # ---- summary ----
 stamp "summary (faces/s = encode+decode per second)"
 "$PY" - "$RES" <<'EOF'
 import re, sys
-rows, prof = {}, {}
+rows, prof, shipped = {}, {}, []
 for line in open(sys.argv[1]):
     kv = dict(re.findall(r"(\w+)=(\S+)", line))
+    if line.startswith("shipped "):
+        shipped.append(kv)
+        continue
     if line.startswith("profile "):
         if "class" in kv:
             prof.setdefault((int(kv["size"]), int(kv["batch"]), kv["var"]), []).append(kv)
@@ -319,6 +338,9 @@ for (s, b) in sorted(rows):
                        ("cm2", "coopmat", "fp16 cm2 over cm v1")):
         if a in r and n in r:
             print("  %d batch %d: %s: %.2f faces/s with, %.2f without (%.2fx)" % (s, b, what, r[a], r[n], r[a] / r[n]))
+for kv in shipped:
+    print("shipped %s batch %s: encode %s ms + decode %s ms per face, %s faces/s" %
+          (kv["model"], kv["batch"], kv["encode_ms"], kv["decode_ms"], kv["faces_per_s"]))
 if best256:
     print("256x256: best %.1f faces/s (goal >= 100), %.2fx PyTorch fp32 at that batch (goal >= 2)" % (best256, ratio256))
 if prof:
