@@ -124,15 +124,21 @@ static int push_conv(struct vk_state *s, struct vk_conv_w *cw, const float *w, i
         return -ENOMEM;
     glow_vk_conv_pack(w, cout, cin + e, ks, e, s->host + cw->w);
     cw->shift = NONE;
-    if (ks == 3 && cout <= 48 && s->ctx->narrow == GLOW_VK_NARROW_SHIFT) {
-        if ((cw->shift = wpush(s, NULL, glow_vk_conv_shift_floats(cin, cout))) == NONE)
-            return -ENOMEM;
-        glow_vk_conv_pack_shift(w, cout, cin, cin + e, s->host + cw->shift);
-    }
     cw->bias = bias ? wpush(s, bias, (size_t)cout) : NONE;
     cw->scale = logs ? wpush_exp(s, logs, cout) : NONE;
     if ((bias && cw->bias == NONE) || (logs && cw->scale == NONE))
         return -ENOMEM;
+    return 0;
+}
+
+/* GLOWCAM_VK_NARROW=shift: a narrow conv3's weights also packed for the 1x1 GEMM of its 9 taps. */
+static int push_shift(struct vk_state *s, struct vk_conv_w *cw, const float *w, int cout, int cin, int edge)
+{
+    if (s->ctx->narrow != GLOW_VK_NARROW_SHIFT || cout > 48)
+        return 0;
+    if ((cw->shift = wpush(s, NULL, glow_vk_conv_shift_floats(cin, cout))) == NONE)
+        return -ENOMEM;
+    glow_vk_conv_pack_shift(w, cout, cin, cin + (edge ? 1 : 0), s->host + cw->shift);
     return 0;
 }
 
@@ -215,7 +221,8 @@ static int build_weights(struct vk_state *s)
             if ((r = push_conv(s, &st->c1, nn->w1, nn->width, nn->cin, 3, cfg->edge_padding, nn->an1_bias,
                                nn->an1_logs)) < 0 ||
                 (r = push_conv(s, &st->c2, nn->w2, nn->width, nn->width, 1, 0, nn->an2_bias, nn->an2_logs)) < 0 ||
-                (r = push_conv(s, &st->c3, nn->w3, nn->cout, nn->width, 3, cfg->edge_padding, nn->b3, nn->logs3)) < 0)
+                (r = push_conv(s, &st->c3, nn->w3, nn->cout, nn->width, 3, cfg->edge_padding, nn->b3, nn->logs3)) < 0 ||
+                (r = push_shift(s, &st->c3, nn->w3, nn->cout, nn->width, cfg->edge_padding)) < 0)
                 return r;
             st->ybias = ms->ybias ? wpush(s, ms->ybias, (size_t)c / 2) : NONE;
             st->yscale = ms->yscale ? wpush(s, ms->yscale, (size_t)c / 2) : NONE;
