@@ -63,7 +63,8 @@ void glow_vk_conv_pack(const float *w, int cout, int cin_file, int ks, int edge,
                 dst[((size_t)t * cin_pad + i) * cout + o] = w[((size_t)o * cin_file + i) * taps + t];
 }
 
-size_t glow_vk_conv_shift_floats(int cin, int cout) { return (size_t)((cin + 3) & ~3) * 9 * cout; }
+/* rows: the 1x1 convolution's padded input channels, as glow_vk_rec_conv pads them */
+size_t glow_vk_conv_shift_floats(int cin, int cout) { return (size_t)glow_vk_conv_cin_pad(cin, 0) * 9 * cout; }
 
 void glow_vk_conv_pack_shift(const float *w, int cout, int cin, int cin_file, float *dst)
 {
