@@ -341,6 +341,7 @@ static void test_composite_detail(const char *data)
     struct face_composite_params cp = face_composite_params_default();
     face_composite_mask(mask, w, h, S, m, f.pts, &cp);
     double photo = lap_var_inside(rgb, mask, w, h), v[3] = {0};
+    uint8_t *outs[3];
     const char *names[3] = {"none", "narrow", "full"};
     long changed_outside = 0;
     int parsed = face_detail_parse("bogus", 1, &cp) == -EINVAL && face_detail_parse("full", 9, &cp) == -EINVAL;
@@ -352,6 +353,8 @@ static void test_composite_detail(const char *data)
         int r = face_composite(out, w, h, 0, crop, S, m, f.pts, &cp);
         double ms = 1e3 * (gc_time() - t0);
         v[k] = lap_var_inside(out, mask, w, h) / photo;
+        outs[k] = malloc((size_t)w * h * 3);
+        memcpy(outs[k], out, (size_t)w * h * 3);
         for (size_t i = 0; i < (size_t)w * h; i++)
             changed_outside += !mask[i] && memcmp(out + 3 * i, rgb + 3 * i, 3) != 0;
         printf("detail %s: Laplacian variance inside the mask %.3f of the photo's, %.2f ms (r %d)\n", names[k], v[k],
@@ -360,6 +363,43 @@ static void test_composite_detail(const char *data)
     CHECK(parsed && changed_outside == 0 && v[0] < 0.5 && v[1] > v[0] * 1.5 && v[2] > v[1] && v[2] > 0.6,
           "detail: none %.3f < narrow %.3f < full %.3f (> 0.6) of the photo's detail; %ld changed outside (bound 0):",
           v[0], v[1], v[2], changed_outside);
+
+    /* --detail target: the same band from a map in the crop's frame (here the photo's own,
+     * aligned at the face's size in the photo) lands where "full" puts the frame's own: what
+     * each adds over "none" correlates (a misplaced map would not). It restores less of the
+     * finest detail: two resamplings (photo to map, map to frame) soften it */
+    const int R = (int)lroundf(S / sqrtf(fabsf(m[0] * m[4] - m[1] * m[3])));
+    uint8_t *big = malloc((size_t)R * R * 3);
+    float mb[6];
+    face_align_transform(FACE_RECIPE_OPENAI_EYES, f.pts, R, mb);
+    face_warp(rgb, w, h, 0, mb, big, R, 0);
+    cp = face_composite_params_default();
+    parsed = face_detail_parse("target", 1, &cp) == 0;
+    float *map = face_detail_layer(big, R, S, cp.detail_res);
+    cp.detail_map = map;
+    cp.detail_map_size = R;
+    memcpy(out, rgb, (size_t)w * h * 3);
+    changed_outside = 0;
+    int r = map ? face_composite(out, w, h, 0, crop, S, m, f.pts, &cp) : -1;
+    double vm = lap_var_inside(out, mask, w, h) / photo;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        changed_outside += !mask[i] && memcmp(out + 3 * i, rgb + 3 * i, 3) != 0;
+    double sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        if (mask[i] == 255) {
+            double a = 0, b = 0;
+            for (int c = 0; c < 3; c++)
+                a += (double)out[3 * i + c] - outs[0][3 * i + c], b += (double)outs[2][3 * i + c] - outs[0][3 * i + c];
+            sab += a * b, saa += a * a, sbb += b * b;
+        }
+    double corr = saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : 0;
+    CHECK(parsed && r == 0 && changed_outside == 0 && vm > 5 * v[0] && corr > 0.6,
+          "detail from a %dx%d map: %.3f of the photo's detail (none %.3f, full from the frame %.3f), correlation "
+          "with full's %.2f (bound 0.6); %ld changed outside:", R, R, vm, v[0], v[2], corr, changed_outside);
+    for (int k = 0; k < 3; k++)
+        free(outs[k]);
+    free(map);
+    free(big);
     free(crop);
     free(out);
     free(mask);

@@ -54,8 +54,10 @@ for clip in "${CLIPS[@]}"; do
         IFS=: read -r name det gain <<<"$c"
         out="$W/$clip.$name.mp4"
         [ -s "$W/$clip.$name.jsonl" ] && continue
+        photos=()  # --detail target: the detail of the target's own photos (those of its identity)
+        [ "$det" = target ] && photos=(--detail-photos "$DATA/identities/$PERSON")
         "$GC" convert "$in" -o "$out" -t "$W/target.safetensors" -m "$MODEL" --frames "$FRAMES" \
-            --detail "$det" --detail-gain "$gain" --stats -q 2>"$W/$clip.$name.log"
+            --detail "$det" --detail-gain "$gain" "${photos[@]}" --stats -q 2>"$W/$clip.$name.log"
         node "$J" video "$out" --every "$EVERY" --max-frames $((FRAMES / EVERY)) --descriptors --no-landmarks \
             --quiet >"$W/$clip.$name.jsonl"
     done

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/face_cli.h"
 #include "cli/opts.h"
 #include "common/gc.h"
 #include "media/media.h"
@@ -18,7 +19,7 @@ struct convert_opts {
     const char *out, *target, *method, *source, *model, *backend, *attribute, *level_weights, *preset;
     double alpha;
     int threads, two_pass, stats, frames, crf, max_faces, batch, passthrough, quiet, detect_interval;
-    const char *detail;
+    const char *detail, *detail_photos;
     double detail_gain, smooth;
     int decode_bits;
 };
@@ -40,7 +41,8 @@ static const struct cli_opt opts[] = {
     {"crf", 0, "H.264 quality: 0 lossless .. 51 worst", offsetof(struct convert_opts, crf), OPT_INT, {.i = 18}, 0, 51},
     {"preset", 0, "x264 preset (ultrafast .. veryslow)", offsetof(struct convert_opts, preset), OPT_STRING, {.s = "veryfast"}, 0, 0},
     {"frames", 'n', "convert only the first N frames (0 = all)", offsetof(struct convert_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
-    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution) or narrow (top octave)", offsetof(struct convert_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
+    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead)", offsetof(struct convert_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
+    {"detail-photos", 0, "photos of the target (an image or a folder) for --detail target", offsetof(struct convert_opts, detail_photos), OPT_STRING, {.s = NULL}, 0, 0},
     {"detail-gain", 0, "gain of --detail's band (0.5: more detail, no more of the source's identity; see docs/pipeline.md)", offsetof(struct convert_opts, detail_gain), OPT_FLOAT, {.f = 0.5}, 0, 4},
     {"max-faces", 0, "faces transferred per frame", offsetof(struct convert_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
     {"batch", 0, "faces per Glow call (batched across frames)", offsetof(struct convert_opts, batch), OPT_INT, {.i = 8}, 1, 256},
@@ -151,7 +153,12 @@ static int make_chain(const struct convert_opts *o, int still, pl_chain **chain)
     struct pl_chain_params cp;
     fill_chain_params(&cp, o, o->model ? o->model : model, o->target ? o->target : target);
     cp.still = still;
-    if (pl_chain_create(chain, &cp) < 0)
+    struct cli_face_inputs photos;
+    if (cli_detail_photos(&photos, o->detail_photos, &cp) < 0)
+        return 1;
+    int r = pl_chain_create(chain, &cp);
+    cli_face_inputs_free(&photos);
+    if (r < 0)
         return 1;
     gc_log(GC_LOG_VERBOSE, "convert: %s", pl_chain_describe(*chain));
     return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/face_cli.h"
 #include "cli/opts.h"
 #include "common/gc.h"
 #include "media/media.h"
@@ -17,7 +18,7 @@ struct live_opts {
     const char *input, *target, *method, *source, *model, *backend, *vcam, *y4m, *size, *format, *level_weights;
     double alpha, fps, warmup;
     int threads, preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
-    const char *detail;
+    const char *detail, *detail_photos;
     double detail_gain, smooth;
     int decode_bits;
 };
@@ -45,7 +46,8 @@ static const struct cli_opt opts[] = {
     {"frames", 'n', "stop after N frames (0 = run until quit)", offsetof(struct live_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
     {"pace", 0, "1: play a file at its frame rate like a camera; 0: as fast as it goes", offsetof(struct live_opts, pace), OPT_INT, {.i = 1}, 0, 1},
     {"loop", 0, "start a file input again at its end", offsetof(struct live_opts, loop), OPT_FLAG, {0}, 0, 0},
-    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution) or narrow (top octave)", offsetof(struct live_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
+    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead)", offsetof(struct live_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
+    {"detail-photos", 0, "photos of the target (an image or a folder) for --detail target", offsetof(struct live_opts, detail_photos), OPT_STRING, {.s = NULL}, 0, 0},
     {"detail-gain", 0, "gain of --detail's band (0.5: more detail, no more of the source's identity; see docs/pipeline.md)", offsetof(struct live_opts, detail_gain), OPT_FLOAT, {.f = 0.5}, 0, 4},
     {"max-faces", 0, "faces transferred per frame", offsetof(struct live_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
     {"detect-interval", 0, "frames between face detections while tracking", offsetof(struct live_opts, detect_interval), OPT_INT, {.i = 8}, 1, 1000},
@@ -179,7 +181,12 @@ int cli_cmd_live(int argc, char **argv)
         cp.detail = o.detail;
         cp.detail_gain = o.detail_gain;
         cp.max_batch = 4; /* live takes what is queued: small batches keep latency low */
-        if (pl_chain_create(&chain, &cp) < 0)
+        struct cli_face_inputs photos;
+        if (cli_detail_photos(&photos, o.detail_photos, &cp) < 0)
+            goto done;
+        int cr = pl_chain_create(&chain, &cp);
+        cli_face_inputs_free(&photos);
+        if (cr < 0)
             goto done;
         sk.chain = chain;
     }

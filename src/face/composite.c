@@ -24,7 +24,7 @@ int face_detail_parse(const char *name, float gain, struct face_composite_params
     }
     if (!(gain >= 0 && gain <= 4))
         return -EINVAL;
-    if (!strcmp(name, "full"))
+    if (!strcmp(name, "full") || !strcmp(name, "target"))
         p->detail_res = 1;
     else if (!strcmp(name, "narrow"))
         p->detail_res = 2;
@@ -349,6 +349,29 @@ static float *detail_band(const uint8_t *frame, int stride, int x0, int y0, int 
     return yv;
 }
 
+float *face_detail_layer(const uint8_t *crop, int size, int crop_size, float res)
+{
+    /* the size crop -> crop_size crop transform: one crop_size pixel spans size / crop_size */
+    const float s = (float)crop_size / (float)size, m[6] = {s, 0, 0, 0, s, 0};
+    int empty;
+    float *d = detail_band(crop, 3 * size, 0, 0, size, size, m, res, &empty);
+    return d || !empty ? d : calloc((size_t)size * size, sizeof(float));
+}
+
+/* The detail map at crop coordinates (u, v) of a crop_size crop, bilinear, edges clamped
+ * (the map is aligned as an n crop: the same transform scaled by n / crop_size, face_align.c). */
+static float detail_map_at(const float *map, int n, int crop_size, float u, float v)
+{
+    const float k = (float)n / (float)crop_size;
+    float x = u * k, y = v * k;
+    x = x < 0 ? 0 : x > n - 1 ? (float)(n - 1) : x;
+    y = y < 0 ? 0 : y > n - 1 ? (float)(n - 1) : y;
+    int x0 = (int)x, y0 = (int)y, x1 = x0 + 1 < n ? x0 + 1 : x0, y1 = y0 + 1 < n ? y0 + 1 : y0;
+    float fx = x - x0, fy = y - y0;
+    const float *r0 = map + (size_t)y0 * n, *r1 = map + (size_t)y1 * n;
+    return (1 - fy) * ((1 - fx) * r0[x0] + fx * r0[x1]) + fy * ((1 - fx) * r1[x0] + fx * r1[x1]);
+}
+
 int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop, int crop_size, const float m[6],
                    const float pts[FACE_N_POINTS][2], const struct face_composite_params *p)
 {
@@ -404,10 +427,11 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
             off[k] = (float)(mc + cm * (mf - mc) - mc * gain[k]);
         }
     }
-    /* the source's own fine detail, taken before the paste overwrites it */
+    /* the source's own fine detail, taken before the paste overwrites it (or a given map's) */
     float *band = NULL;
     int rw = x1 - x0 + 1, empty = 1;
-    if (p->detail_gain > 0) {
+    const float *map = p->detail_gain > 0 && p->detail_map && p->detail_map_size > 0 ? p->detail_map : NULL;
+    if (p->detail_gain > 0 && !map) {
         band = detail_band(frame, stride, x0, y0, rw, y1 - y0 + 1, m, p->detail_res, &empty);
         if (!band && !empty) {
             free(P.a);
@@ -428,6 +452,8 @@ int face_composite(uint8_t *frame, int w, int h, int stride, const uint8_t *crop
                 yc[k] = planes_sample(P.y[k], S, b, w4) * gain[k] + off[k];
             if (band) /* Y's coefficient is 1 in every RGB channel */
                 yc[0] += p->detail_gain * band[(size_t)(y - y0) * rw + (x - x0)];
+            else if (map)
+                yc[0] += p->detail_gain * detail_map_at(map, p->detail_map_size, S, u, v);
             from_ycc(yc, c);
             uint8_t *q = row + 3 * x;
             for (int k = 0; k < 3; k++) {

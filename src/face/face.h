@@ -194,10 +194,19 @@ struct face_composite_params {
                           inside the mask) is added back over the pasted face, times this gain */
     float detail_res;  /* 1: the whole band above the crop's resolution; 2 (default): only the
                           top octave, details finer than twice the crop's resolution */
+    const float *detail_map; /* NULL (default): the detail comes from the frame. Else from this
+                                layer in the crop's frame instead (face_detail_layer, e.g. the mean
+                                over a target's photos): detail_map_size^2 luminance values */
+    int detail_map_size;
 };
-/* "none", "full" (band above the crop's resolution) or "narrow" (top octave only) into
- * p->detail_res, with p->detail_gain = gain (0 for none). 0 or -EINVAL. */
+/* "none", "full" (band above the crop's resolution), "narrow" (top octave only) or "target"
+ * (the full band, from a detail_map the caller sets) into p->detail_res, with
+ * p->detail_gain = gain (0 for none). 0 or -EINVAL. */
 int face_detail_parse(const char *name, float gain, struct face_composite_params *p);
+/* The luminance detail of an aligned face crop (size x size RGB24, packed), aligned as a
+ * crop_size crop scaled by size / crop_size: the part finer than res x crop_size across the
+ * crop (res as detail_res), size^2 floats to free(), or NULL on no memory. */
+float *face_detail_layer(const uint8_t *crop, int size, int crop_size, float res);
 struct face_composite_params face_composite_params_default(void);
 
 /* Pastes the crop (crop_size^2 RGB24, packed) into frame in place, through m (the image->crop

@@ -8,6 +8,7 @@
 
 #include "common/gc.h"
 #include "face/face.h"
+#include "media/media.h"
 #include "glow/glow.h"
 #include "pipeline/pipeline.h"
 #include "xfer/xfer.h"
@@ -35,6 +36,7 @@ struct pl_chain {
     face_landmarker *lm;
     face_tracker *tracker;
     struct face_composite_params cp;
+    float *detail_map; /* --detail target: the mean detail of the target's photos (cp.detail_map) */
 
     struct xfer_params xp;
     xfer_identity *targets[MAX_TARGETS];
@@ -99,6 +101,66 @@ static int load_targets(pl_chain *c, const char *list)
         gc_log(GC_LOG_ERROR, "no target identity given (--target ID.safetensors)");
         return -EINVAL;
     }
+    return 0;
+}
+
+/* --detail target: the detail layer of each photo's largest face, aligned as the model's
+ * crops at DETAIL_MAP_SCALE times their size, averaged. What the target's photos hold above
+ * the model's resolution, to paste instead of the source frame's own (which carries the
+ * source's identity). */
+#define DETAIL_MAP_SCALE 4
+static int build_detail_map(pl_chain *c, const struct pl_chain_params *pp)
+{
+    if (pp->n_detail_photos <= 0) {
+        gc_log(GC_LOG_ERROR, "detail target: needs photos of the target (--detail-photos)");
+        return -EINVAL;
+    }
+    const int R = DETAIL_MAP_SCALE * c->size;
+    const size_t n = (size_t)R * R;
+    uint8_t *crop = malloc(n * 3);
+    c->detail_map = calloc(n, sizeof(float));
+    if (!crop || !c->detail_map) {
+        free(crop);
+        return -ENOMEM;
+    }
+    int used = 0, r = 0;
+    for (int i = 0; i < pp->n_detail_photos && r >= 0; i++) {
+        uint8_t *rgb = NULL;
+        int w, h;
+        struct face f[4];
+        float m[6];
+        if ((r = media_image_read(pp->detail_photos[i], &rgb, &w, &h)) < 0)
+            break;
+        int k = face_find(c->det, c->lm, rgb, w, h, 0, 0, f, 4), best = -1;
+        for (int j = 0; j < k; j++)
+            if (best < 0 || (f[j].box.x1 - f[j].box.x0) * (f[j].box.y1 - f[j].box.y0) >
+                                (f[best].box.x1 - f[best].box.x0) * (f[best].box.y1 - f[best].box.y0))
+                best = j;
+        if (best < 0 || face_align_transform(c->recipe, f[best].pts, R, m) < 0) {
+            gc_log(GC_LOG_WARN, "%s: no face found, not used for the detail", pp->detail_photos[i]);
+        } else if ((r = face_warp(rgb, w, h, 0, m, crop, R, 0)) >= 0) {
+            float *d = face_detail_layer(crop, R, c->size, c->cp.detail_res);
+            if (!d)
+                r = -ENOMEM;
+            for (size_t j = 0; d && j < n; j++)
+                c->detail_map[j] += d[j];
+            free(d);
+            used++;
+        }
+        free(rgb);
+    }
+    free(crop);
+    if (r >= 0 && !used) {
+        gc_log(GC_LOG_ERROR, "detail target: no face in any of the %d photos", pp->n_detail_photos);
+        r = -EINVAL;
+    }
+    if (r < 0)
+        return r;
+    for (size_t j = 0; j < n; j++)
+        c->detail_map[j] /= (float)used;
+    c->cp.detail_map = c->detail_map;
+    c->cp.detail_map_size = R;
+    gc_log(GC_LOG_INFO, "detail target: the mean detail of %d photo(s) at %dx%d", used, R, R);
     return 0;
 }
 
@@ -194,8 +256,17 @@ int pl_chain_create(pl_chain **out, const struct pl_chain_params *pp)
         goto fail;
     c->cp = face_composite_params_default();
     if (face_detail_parse(pp->detail, (float)pp->detail_gain, &c->cp) < 0) {
-        gc_log(GC_LOG_ERROR, "detail: unknown band '%s' or gain %g (none, full or narrow; gain 0..4)",
+        gc_log(GC_LOG_ERROR, "detail: unknown band '%s' or gain %g (none, full, narrow or target; gain 0..4)",
                pp->detail ? pp->detail : "-", pp->detail_gain);
+        r = -EINVAL;
+        goto fail;
+    }
+
+    if (pp->detail && !strcmp(pp->detail, "target")) {
+        if ((r = build_detail_map(c, pp)) < 0)
+            goto fail;
+    } else if (pp->n_detail_photos > 0) {
+        gc_log(GC_LOG_ERROR, "detail photos are for --detail target (the detail is '%s')", pp->detail ? pp->detail : "none");
         r = -EINVAL;
         goto fail;
     }
@@ -235,6 +306,7 @@ void pl_chain_free(pl_chain **pc)
     free(c->z);
     free(c->zo);
     free(c->reuse);
+    free(c->detail_map);
     pthread_mutex_destroy(&c->mu);
     free(c);
     *pc = NULL;

@@ -123,7 +123,10 @@ struct pl_chain_params {
     const char *backend;      /* glow backend name, default "auto" */
     int max_batch;            /* faces per glow call, default 8 */
     int max_faces;            /* faces per frame, 1..PL_MAX_FACES, default 1 */
-    const char *detail;       /* source detail added back when pasting: "none", "full", "narrow" (default) */
+    const char *detail;       /* source detail added back when pasting: "none", "full", "narrow" (default),
+                                 or "target": the mean detail of detail_photos instead */
+    const char *const *detail_photos; /* "target": photos of the target (images) */
+    int n_detail_photos;
     double detail_gain;       /* its gain, default 0.5 (measured in docs/pipeline.md) */
     int detect_interval;      /* tracker: frames between detections, default 8 */
     int threads;              /* glow CPU threads, 0 = all; default 0 */
