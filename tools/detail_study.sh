@@ -26,6 +26,7 @@ MODEL=${MODEL:-models/glowcam-64.safetensors}
 EVERY=${EVERY:-5}
 # choice name : --detail : --detail-gain
 CHOICES=${CHOICES:-"none:none:1 full:full:1 narrow:narrow:1 narrow-0.75:narrow:0.75 narrow-0.5:narrow:0.5 full-0.5:full:0.5"}
+# DETAIL_PHOTOS=PATH: the photos of --detail target (default: the person's, as the identity)
 # WORK=DIR keeps the converted clips and the judge's answers there (and reuses them)
 if [ -n "${WORK:-}" ]; then
     W=$WORK
@@ -55,7 +56,7 @@ for clip in "${CLIPS[@]}"; do
         out="$W/$clip.$name.mp4"
         [ -s "$W/$clip.$name.jsonl" ] && continue
         photos=()  # --detail target: the detail of the target's own photos (those of its identity)
-        [ "$det" = target ] && photos=(--detail-photos "$DATA/identities/$PERSON")
+        [ "$det" = target ] && photos=(--detail-photos "${DETAIL_PHOTOS:-$DATA/identities/$PERSON}")
         "$GC" convert "$in" -o "$out" -t "$W/target.safetensors" -m "$MODEL" --frames "$FRAMES" \
             --detail "$det" --detail-gain "$gain" "${photos[@]}" --stats -q 2>"$W/$clip.$name.log"
         node "$J" video "$out" --every "$EVERY" --max-frames $((FRAMES / EVERY)) --descriptors --no-landmarks \

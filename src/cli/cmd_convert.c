@@ -41,7 +41,7 @@ static const struct cli_opt opts[] = {
     {"crf", 0, "H.264 quality: 0 lossless .. 51 worst", offsetof(struct convert_opts, crf), OPT_INT, {.i = 18}, 0, 51},
     {"preset", 0, "x264 preset (ultrafast .. veryslow)", offsetof(struct convert_opts, preset), OPT_STRING, {.s = "veryfast"}, 0, 0},
     {"frames", 'n', "convert only the first N frames (0 = all)", offsetof(struct convert_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
-    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead)", offsetof(struct convert_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
+    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead; with --detail-gain 3, docs/pipeline.md)", offsetof(struct convert_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
     {"detail-photos", 0, "photos of the target (an image or a folder) for --detail target", offsetof(struct convert_opts, detail_photos), OPT_STRING, {.s = NULL}, 0, 0},
     {"detail-gain", 0, "gain of --detail's band (0.5: more detail, no more of the source's identity; see docs/pipeline.md)", offsetof(struct convert_opts, detail_gain), OPT_FLOAT, {.f = 0.5}, 0, 4},
     {"max-faces", 0, "faces transferred per frame", offsetof(struct convert_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},

@@ -46,7 +46,7 @@ static const struct cli_opt opts[] = {
     {"frames", 'n', "stop after N frames (0 = run until quit)", offsetof(struct live_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
     {"pace", 0, "1: play a file at its frame rate like a camera; 0: as fast as it goes", offsetof(struct live_opts, pace), OPT_INT, {.i = 1}, 0, 1},
     {"loop", 0, "start a file input again at its end", offsetof(struct live_opts, loop), OPT_FLAG, {0}, 0, 0},
-    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead)", offsetof(struct live_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
+    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead; with --detail-gain 3, docs/pipeline.md)", offsetof(struct live_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
     {"detail-photos", 0, "photos of the target (an image or a folder) for --detail target", offsetof(struct live_opts, detail_photos), OPT_STRING, {.s = NULL}, 0, 0},
     {"detail-gain", 0, "gain of --detail's band (0.5: more detail, no more of the source's identity; see docs/pipeline.md)", offsetof(struct live_opts, detail_gain), OPT_FLOAT, {.f = 0.5}, 0, 4},
     {"max-faces", 0, "faces transferred per frame", offsetof(struct live_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
