@@ -54,6 +54,13 @@ convert)
   "$PY" "$HERE/pipeline_compare.py" fx.mp4 plain.mp4 "$WORK/clip-faces.jsonl" --min-far-psnr 40 --min-face-diff 4
   check "[ $? = 0 ]" "far pixels unchanged, face region changed"
   check "[ ! -e fx.mp4.tmp ]" "no temp file left"
+  # the detail of the target's own photos instead of the source's
+  photos=("$DATA"/identities/obama/obama1*_aligned.png)
+  mkdir -p detail-photos && cp "${photos[@]:0:3}" detail-photos/
+  conv "$CLIP" -o dt.mp4 --frames 10 --detail target --detail-photos detail-photos --detail-gain 3 2> dt.log; rc=$?
+  cat dt.log
+  check "[ $rc = 0 ] && grep -q 'mean detail of 3 photo' dt.log && [ '$(nframes dt.mp4)' = 10 ]" \
+    "--detail target: the mean detail of 3 photos, 10 frames"
   ;;
 real)
   # an unmodified shared clip (audio is its first stream, 410x412), the first 20 frames:
@@ -96,6 +103,13 @@ badinput)
   check "[ $rc = 2 ]" "unknown option: exit 2"
   "$G" convert "$CLIP" -o x.mp4 -m "$WORK/notvideo.mp4" --target "$TARGET" 2> e6.log; rc=$?; cat e6.log
   check "[ $rc = 1 ] && [ ! -e x.mp4 ]" "a bad model file: exit 1"
+  conv "$CLIP" -o d1.mp4 --detail target 2> e7.log; rc=$?; cat e7.log
+  check "[ $rc = 1 ] && grep -q 'detail-photos' e7.log && [ ! -e d1.mp4 ]" "--detail target without photos: exit 1"
+  conv "$CLIP" -o d2.mp4 --detail-photos "$WORK" 2> e8.log; rc=$?; cat e8.log
+  check "[ $rc = 1 ] && grep -q 'detail target' e8.log && [ ! -e d2.mp4 ]" "--detail-photos without --detail target: exit 1"
+  mkdir -p nofacephotos && ffmpeg -v error -y -f lavfi -i testsrc=size=320x240 -frames:v 1 nofacephotos/a.png
+  conv "$CLIP" -o d3.mp4 --detail target --detail-photos nofacephotos 2> e9.log; rc=$?; cat e9.log
+  check "[ $rc = 1 ] && grep -q 'no face' e9.log && [ ! -e d3.mp4 ]" "--detail-photos without a face: exit 1"
   ;;
 truncated)
   ffmpeg -v error -y -i "$CLIP" -c copy cut.mkv || exit 1
