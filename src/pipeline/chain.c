@@ -8,8 +8,8 @@
 
 #include "common/gc.h"
 #include "face/face.h"
-#include "media/media.h"
 #include "glow/glow.h"
+#include "media/media.h"
 #include "pipeline/pipeline.h"
 #include "xfer/xfer.h"
 
