@@ -105,9 +105,10 @@ badinput)
   check "[ $rc = 1 ] && [ ! -e x.mp4 ]" "a bad model file: exit 1"
   conv "$CLIP" -o d1.mp4 --detail target 2> e7.log; rc=$?; cat e7.log
   check "[ $rc = 1 ] && grep -q 'detail-photos' e7.log && [ ! -e d1.mp4 ]" "--detail target without photos: exit 1"
-  conv "$CLIP" -o d2.mp4 --detail-photos "$WORK" 2> e8.log; rc=$?; cat e8.log
-  check "[ $rc = 1 ] && grep -q 'detail target' e8.log && [ ! -e d2.mp4 ]" "--detail-photos without --detail target: exit 1"
   mkdir -p nofacephotos && ffmpeg -v error -y -f lavfi -i testsrc=size=320x240 -frames:v 1 nofacephotos/a.png
+  # a folder that holds an image: the mismatch is named before any photo is read
+  conv "$CLIP" -o d2.mp4 --detail-photos nofacephotos 2> e8.log; rc=$?; cat e8.log
+  check "[ $rc = 1 ] && grep -q 'are for --detail target' e8.log && [ ! -e d2.mp4 ]" "--detail-photos without --detail target: exit 1"
   conv "$CLIP" -o d3.mp4 --detail target --detail-photos nofacephotos 2> e9.log; rc=$?; cat e9.log
   check "[ $rc = 1 ] && grep -q 'no face' e9.log && [ ! -e d3.mp4 ]" "--detail-photos without a face: exit 1"
   ;;

@@ -147,6 +147,12 @@ int cli_detail_photos(struct cli_face_inputs *in, const char *path, struct pl_ch
     memset(in, 0, sizeof(*in));
     if (!path)
         return 0;
+    /* checked before the photos are read, so the mistake is named whatever the folder holds */
+    if (!cp->detail || strcmp(cp->detail, "target")) {
+        gc_log(GC_LOG_ERROR, "%s: detail photos are for --detail target (the detail is '%s')", path,
+               cp->detail ? cp->detail : "none");
+        return -EINVAL;
+    }
     char *arg = (char *)path;
     int r = cli_face_inputs_collect(in, &arg, 1);
     if (r < 0)
