@@ -411,6 +411,8 @@ int glow_bench_main(int argc, char **argv)
     printf("decode: %8.3f ms/face (%.2f ms per call), %8.1f faces/s, %7.1f GFLOP/s\n", dec / B * 1e3, dec * 1e3,
            B / dec, gflop * B / dec);
     printf("encode+decode: %.1f faces/s; round trip mismatches %zu/%zu\n", B / (enc + dec), mism, B * isz);
+    if (mism && !o.input) /* noise is far from a trained model's data: its latents overflow fp32's exactness */
+        printf("(synthetic inputs; a trained model round-trips real faces exactly: try --input faces.npy)\n");
 #ifdef GLOWCAM_HAVE_BLAS
     if (glow_engine_backend(e) == GLOW_BACKEND_CPU)
         bench_cpu_report(m, e, img, z, B, o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN), o.iters,
