@@ -406,6 +406,17 @@ static void test_composite_detail(const char *data)
     free(rgb);
 }
 
+/* The face a photo is about: the largest box, the first of equals, none of none. */
+static void test_largest(void)
+{
+    struct face f[3] = {0};
+    const float sides[3] = {40, 90, 90};
+    for (int i = 0; i < 3; i++)
+        f[i].box = (struct face_box){.x0 = 10.f * i, .y0 = 0, .x1 = 10.f * i + sides[i], .y1 = sides[i]};
+    CHECK(face_largest(f, 3) == 1 && face_largest(f, 1) == 0 && face_largest(f, 0) == -1 && face_largest(f, -5) == -1,
+          "face_largest: %d %d %d (expected 1 0 -1)", face_largest(f, 3), face_largest(f, 1), face_largest(f, 0));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -417,6 +428,7 @@ int main(int argc, char **argv)
         return 1;
     }
     face_landmarker_set_mirror(lm, 1);
+    test_largest();
     test_thesis_photos(argv[1]);
     test_recipes(argv[1]);
     test_composite(argv[1]);

@@ -175,20 +175,6 @@ void cli_face_inputs_free(struct cli_face_inputs *in)
     memset(in, 0, sizeof(*in));
 }
 
-int cli_face_largest(const struct face *f, int n)
-{
-    int best = -1;
-    float area = -1;
-    for (int i = 0; i < n; i++) {
-        float a = (f[i].box.x1 - f[i].box.x0) * (f[i].box.y1 - f[i].box.y0);
-        if (a > area) {
-            area = a;
-            best = i;
-        }
-    }
-    return best;
-}
-
 /* ---- glowcam align ---- */
 
 struct align_opts {
@@ -264,7 +250,7 @@ static int align_faces(const struct align_opts *o, enum face_recipe recipe, face
     int n = face_find(det, lm, rgb, w, h, 0, o->min_face, faces, o->all ? 16 : 4);
     if (n <= 0)
         return n;
-    int first = o->all ? 0 : cli_face_largest(faces, n), last = o->all ? n : first + 1, written = 0;
+    int first = o->all ? 0 : face_largest(faces, n), last = o->all ? n : first + 1, written = 0;
     for (int i = first; i < last; i++) {
         float m[6];
         if (face_align_transform(recipe, faces[i].pts, o->size, m) < 0)

@@ -91,12 +91,7 @@ static int largest_face(face_detector *det, face_landmarker *lm, const uint8_t *
     int n = face_find(det, lm, rgb, w, h, 0, 0, faces, 8);
     if (n <= 0)
         return n;
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if ((faces[i].box.x1 - faces[i].box.x0) * (faces[i].box.y1 - faces[i].box.y0) >
-            (faces[best].box.x1 - faces[best].box.x0) * (faces[best].box.y1 - faces[best].box.y0))
-            best = i;
-    *f = faces[best];
+    *f = faces[face_largest(faces, n)];
     return 1;
 }
 

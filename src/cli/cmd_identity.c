@@ -54,13 +54,7 @@ int cli_xfer_align(struct cli_xfer_env *env, const uint8_t *rgb, int w, int h, u
     int n = face_find(env->det, env->lm, rgb, w, h, 0, 0, faces, 8);
     if (n <= 0)
         return n;
-    int best = 0;
-    float best_area = -1;
-    for (int i = 0; i < n; i++) {
-        float a = (faces[i].box.x1 - faces[i].box.x0) * (faces[i].box.y1 - faces[i].box.y0);
-        if (a > best_area)
-            best_area = a, best = i;
-    }
+    int best = face_largest(faces, n);
     int r = face_align_transform(env->recipe, faces[best].pts, env->size, m);
     if (r < 0)
         return 0; /* degenerate landmarks: treat as no usable face */

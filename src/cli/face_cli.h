@@ -18,8 +18,5 @@ struct pl_chain_params;
 int cli_detail_photos(struct cli_face_inputs *in, const char *path, struct pl_chain_params *cp);
 /* By extension: a video container glowcam reads frame by frame. */
 int cli_face_is_video(const char *path);
-/* Index of the largest face (box area), -1 if n == 0. */
-struct face;
-int cli_face_largest(const struct face *f, int n);
 
 #endif

@@ -359,3 +359,15 @@ int face_find(face_detector *d, const face_landmarker *lm, const uint8_t *rgb, i
     }
     return n;
 }
+
+int face_largest(const struct face *faces, int n)
+{
+    int best = -1;
+    float area = -1;
+    for (int i = 0; i < n; i++) {
+        float a = (faces[i].box.x1 - faces[i].box.x0) * (faces[i].box.y1 - faces[i].box.y0);
+        if (a > area)
+            area = a, best = i;
+    }
+    return best;
+}

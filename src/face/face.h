@@ -96,6 +96,9 @@ struct face_box face_box_from_points(const float pts[FACE_N_POINTS][2]);
 /* Detect then landmarks for each face (best score first); returns the count or <0. */
 int face_find(face_detector *d, const face_landmarker *lm, const uint8_t *rgb, int w, int h,
               int stride, double min_face, struct face *faces, int max);
+/* Index of the largest face (box area; the first of equals), -1 if n <= 0: the one a photo is
+ * about. */
+int face_largest(const struct face *faces, int n);
 
 /* ---- alignment ---- */
 

@@ -131,11 +131,7 @@ static int build_detail_map(pl_chain *c, const struct pl_chain_params *pp)
         float m[6];
         if ((r = media_image_read(pp->detail_photos[i], &rgb, &w, &h)) < 0)
             break;
-        int k = face_find(c->det, c->lm, rgb, w, h, 0, 0, f, 4), best = -1;
-        for (int j = 0; j < k; j++)
-            if (best < 0 || (f[j].box.x1 - f[j].box.x0) * (f[j].box.y1 - f[j].box.y0) >
-                                (f[best].box.x1 - f[best].box.x0) * (f[best].box.y1 - f[best].box.y0))
-                best = j;
+        int best = face_largest(f, face_find(c->det, c->lm, rgb, w, h, 0, 0, f, 4));
         if (best < 0 || face_align_transform(c->recipe, f[best].pts, R, m) < 0) {
             gc_log(GC_LOG_WARN, "%s: no face found, not used for the detail", pp->detail_photos[i]);
         } else if ((r = face_warp(rgb, w, h, 0, m, crop, R, 0)) >= 0) {
