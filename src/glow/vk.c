@@ -134,7 +134,7 @@ static int push_conv(struct vk_state *s, struct vk_conv_w *cw, const float *w, i
 /* GLOWCAM_VK_NARROW=shift: a narrow conv3's weights also packed for the 1x1 GEMM of its 9 taps. */
 static int push_shift(struct vk_state *s, struct vk_conv_w *cw, const float *w, int cout, int cin, int edge)
 {
-    if (s->ctx->narrow != GLOW_VK_NARROW_SHIFT || cout > 48)
+    if (s->ctx->narrow != GLOW_VK_NARROW_SHIFT || cout > GLOW_VK_NARROW_MAX_COUT)
         return 0;
     if ((cw->shift = wpush(s, NULL, glow_vk_conv_shift_floats(cin, cout))) == NONE)
         return -ENOMEM;

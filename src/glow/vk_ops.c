@@ -154,7 +154,7 @@ static int rec_conv_shift(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const str
 static int rec_conv_narrow(struct glow_vk_ctx *ctx, VkCommandBuffer cb, const struct glow_vk_conv *c,
                            const struct glow_vk_pc_conv *pc, int *r)
 {
-    if (!ctx->narrow || c->ks != 3 || c->cout > 48 || c->h < 16 || c->w < 16)
+    if (!ctx->narrow || c->ks != 3 || c->cout > GLOW_VK_NARROW_MAX_COUT || c->h < 16 || c->w < 16)
         return 0;
     if (ctx->narrow == GLOW_VK_NARROW_SHIFT)
         return rec_conv_shift(ctx, cb, c, pc, r);

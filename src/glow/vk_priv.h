@@ -46,7 +46,9 @@ enum glow_vk_mma {
     GLOW_VK_MMA_COOPMAT /* operands rounded to fp16, VK_NV_cooperative_matrix, fp32 sums */
 };
 
-/* Where the 3x3 convolutions with few outputs go ($GLOWCAM_VK_NARROW). */
+/* Where the 3x3 convolutions with few outputs go ($GLOWCAM_VK_NARROW): those with at most
+ * this many outputs (the coupling's "zero" convolution, 2 x C / 2 for C up to 48) */
+#define GLOW_VK_NARROW_MAX_COUT 48
 enum glow_vk_narrow {
     GLOW_VK_NARROW_OFF,    /* with the others (conv2.comp by default) */
     GLOW_VK_NARROW_CONV3N, /* conv3n.comp: halo tiles in shared memory (=1) */
@@ -81,7 +83,7 @@ struct glow_vk_ctx {
     int conv_v2;        /* fp32 convolutions on conv2.comp (default; $GLOWCAM_VK_CONV=v1: conv.comp) */
     int cm_v2;          /* fp16 convolutions with cout > 64 on conv_cm2.comp, the others in fp32 on conv2.comp
                            (default; $GLOWCAM_VK_CM=v1: all on conv_cm.comp) */
-    int narrow;         /* 3x3 convolutions with cout <= 48: 0 as the others, GLOW_VK_NARROW_CONV3N
+    int narrow;         /* 3x3 convolutions with cout <= GLOW_VK_NARROW_MAX_COUT: 0 as the others, GLOW_VK_NARROW_CONV3N
                            ($GLOWCAM_VK_NARROW=1) or GLOW_VK_NARROW_SHIFT ($GLOWCAM_VK_NARROW=shift) */
     unsigned narrow_grid; /* conv3n.comp splits input channels below this many workgroups ($GLOWCAM_VK_NARROW_GRID) */
     int splitk;         /* the conv kernels may split k on small grids ($GLOWCAM_VK_SPLITK=0: never) */
