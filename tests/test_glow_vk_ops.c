@@ -87,8 +87,11 @@ struct conv_case {
     int ks, edge, n, h, w, cin, src_stride, src_off, cout, dst_stride, dst_off, bias, scale, relu;
 };
 
-/* the 3x3 convolutions GLOWCAM_VK_NARROW takes (vk_ops.c) */
-static int narrow_case(const struct conv_case *cc) { return cc->ks == 3 && cc->cout <= 48 && cc->h >= 16 && cc->w >= 16; }
+/* the 3x3 convolutions GLOWCAM_VK_NARROW takes (rec_conv_narrow in vk_ops.c) */
+static int narrow_case(const struct conv_case *cc)
+{
+    return cc->ks == 3 && cc->cout <= GLOW_VK_NARROW_MAX_COUT && cc->h >= 16 && cc->w >= 16;
+}
 
 #define SPARE_SENTINEL 12345.0f
 
@@ -242,7 +245,6 @@ static const struct conv_case conv_cases[] = {
     {3, 1, 1, 16, 32, 100, 100, 0, 6, 6, 0, 1, 1, 0},     /* 13 steps in 3 uneven splits */
 };
 
-/* the cases conv3n.comp takes (rec_conv_narrow in vk_ops.c) */
 static void test_pre_post(struct glow_vk_ctx *ctx, int n, int size, int n_bits)
 {
     const size_t nb = (size_t)n * size * size * 3, h2 = size / 2;
