@@ -39,6 +39,16 @@ ev=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/m
   --holdout 0.25 --threads 2 | sed -n 's/.*: held-out bpd \([0-9.]*\).*/\1/p')
 echo "--evaluate: held-out bpd $ev (the training's final figure: $bpd)"
 [ -n "$ev" ] && [ "$ev" = "$bpd" ] || { echo "FAIL: --evaluate gave '$ev', training ended with $bpd"; exit 1; }
+# --iw K: the importance-weighted figure is at most its draws' mean single bound, which is near
+# the usual one (other noise)
+iw=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.safetensors" --evaluate \
+  --iw 4 --holdout 0.25 --threads 2 | grep importance-weighted)
+echo "--evaluate --iw 4: $iw"
+$py -c "
+import re, sys
+iw, one = map(float, re.search(r'bpd ([0-9.]+) importance.*one at a time: ([0-9.]+)', sys.argv[1]).groups())
+ok = iw <= one and abs(one - float(sys.argv[2])) < 0.05 and one - iw < 0.5
+sys.exit(0 if ok else 1)" "$iw" "$bpd" || { echo "FAIL: --iw figures out of order or far from $bpd"; exit 1; }
 echo "training wall time (both runs, incl. start-up): $(( $(date +%s) - t0 )) s"
 
 "$glowcam" model-info "$work/model2.safetensors"
