@@ -111,6 +111,14 @@ badinput)
   check "[ $rc = 1 ] && grep -q 'are for --detail target' e8.log && [ ! -e d2.mp4 ]" "--detail-photos without --detail target: exit 1"
   conv "$CLIP" -o d3.mp4 --detail target --detail-photos nofacephotos 2> e9.log; rc=$?; cat e9.log
   check "[ $rc = 1 ] && grep -q 'no face' e9.log && [ ! -e d3.mp4 ]" "--detail-photos without a face: exit 1"
+  # an output that would replace what is read (a copy: the other cases share the clip)
+  cp "$CLIP" same.mp4 && sum0=$(md5sum < same.mp4)
+  conv same.mp4 -o ./same.mp4 2> e10.log; rc=$?; cat e10.log
+  check "[ $rc = 2 ] && grep -q 'replace the input' e10.log && [ '$(md5sum < same.mp4)' = '$sum0' ] && [ ! -e same.mp4.tmp ]" \
+    "convert onto its own input: exit 2, the input unchanged"
+  "$G" live --input same.mp4 --y4m "$WORK/same.mp4" -n 2 2> e11.log; rc=$?; cat e11.log
+  check "[ $rc = 2 ] && grep -q 'also the input' e11.log && [ '$(md5sum < same.mp4)' = '$sum0' ]" \
+    "live --y4m onto its own input: exit 2, the input unchanged"
   ;;
 truncated)
   ffmpeg -v error -y -i "$CLIP" -c copy cut.mkv || exit 1

@@ -12,6 +12,7 @@
 #include "cli/face_cli.h"
 #include "cli/opts.h"
 #include "common/gc.h"
+#include "common/gc_file.h"
 #include "media/media.h"
 #include "pipeline/pipeline.h"
 
@@ -220,6 +221,11 @@ int cli_cmd_convert(int argc, char **argv)
         return 2;
     }
     const char *in = pos[0];
+    if (gc_file_same(in, o.out) || gc_file_same(o.source, o.out)) {
+        gc_log(GC_LOG_ERROR, "convert: %s would replace the %s it reads: write the output elsewhere", o.out,
+               gc_file_same(in, o.out) ? "input" : "--source");
+        return 2;
+    }
     int out_image = media_is_image_path(o.out), in_image = media_is_image_path(in);
     if (in_image != out_image) {
         gc_log(GC_LOG_ERROR, "convert: %s in needs %s out (%s -> %s)", in_image ? "an image" : "a video",

@@ -8,6 +8,7 @@
 #include "cli/opts.h"
 #include "cli/xfer_cli.h"
 #include "common/gc.h"
+#include "common/gc_file.h"
 #include "media/media.h"
 
 #define EDIT_MAX_FACES 8
@@ -41,6 +42,10 @@ int cli_cmd_edit(int argc, char **argv)
     if (npos != 1 || !o.attr || !o.out) {
         gc_log(GC_LOG_ERROR, "edit: needs IMAGE, --attribute and -o");
         cli_print_help(stderr, "edit", usage, opts);
+        return 2;
+    }
+    if (gc_file_same(pos[0], o.out)) {
+        gc_log(GC_LOG_ERROR, "edit: %s would replace the image it reads: write the output elsewhere", o.out);
         return 2;
     }
     if (o.weights && xfer_level_weights_parse(o.weights, &p) < 0)

@@ -11,6 +11,7 @@
 #include "cli/face_cli.h"
 #include "cli/opts.h"
 #include "common/gc.h"
+#include "common/gc_file.h"
 #include "media/media.h"
 #include "pipeline/pipeline.h"
 
@@ -134,6 +135,12 @@ int cli_cmd_live(int argc, char **argv)
     }
     if (!o.preview && !o.vcam && !o.y4m) {
         gc_log(GC_LOG_ERROR, "live: nowhere to send frames: give --preview, --vcam /dev/videoN or --y4m -");
+        return 2;
+    }
+    /* a y4m file over its own input, or a virtual camera fed its own frames */
+    const char *same = gc_file_same(o.input, o.y4m) ? o.y4m : gc_file_same(o.input, o.vcam) ? o.vcam : NULL;
+    if (same) {
+        gc_log(GC_LOG_ERROR, "live: %s is also the input: send the frames elsewhere", same);
         return 2;
     }
     struct media_source_params sp = media_source_params_default();

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/gc.h"
@@ -38,4 +39,10 @@ int gc_file_commit(const char *path, char **tmp, FILE **f, int ok)
     free(*tmp);
     *tmp = NULL;
     return ret;
+}
+
+int gc_file_same(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }

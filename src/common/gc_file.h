@@ -18,5 +18,8 @@
 int gc_file_create(const char *path, char **tmp, FILE **f);
 /* 0, or -EIO (logged, naming path) when !ok, fclose fails or the rename fails. */
 int gc_file_commit(const char *path, char **tmp, FILE **f, int ok);
+/* 1 if a and b name the same existing file (through links or other spellings), else 0: the
+ * commands refuse an output that would replace the file they read, as ffmpeg does. */
+int gc_file_same(const char *a, const char *b);
 
 #endif
