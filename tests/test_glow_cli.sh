@@ -27,6 +27,7 @@ zeros_npy() { # N OUT
 }
 zeros_npy 768 z0.npy
 zeros_npy 192 zsmall.npy
+sed "1s/<f4/<f8/" z0.npy > zf8.npy # the same header with another dtype
 
 expect 0 "model-info" "" -- "$G" model-info "$m"
 grep -q "image_size:   16" out.txt && ok "model-info prints image_size" || bad "model-info output: $(cat out.txt)"
@@ -43,6 +44,8 @@ cmp -s b.png c.png && ok "decode(encode(b.png)) is b.png byte for byte" || bad "
 expect 0 "decode to JPEG" "" -- "$G" decode l1.npy -m "$m" -o d.jpg
 expect 0 "encode JPEG" "" -- "$G" encode d.jpg -m "$m" -o l3.npy
 expect 0 "decode small model" "" -- "$G" decode zsmall.npy -m "$small" -o s.png
+expect 1 "decode a float64 latent: names the dtype" "zf8.npy: .npy dtype is '<f8', expected float32" -- "$G" decode zf8.npy -m "$m" -o f8.png
+[ ! -e f8.png ] && ok "no output for a float64 latent" || bad "f8.png written"
 # runtime errors: exit 1, the file named, no output left behind
 expect 1 "wrong-size image" "s.png" -- "$G" encode s.png -m "$m" -o wrong.npy
 [ ! -e wrong.npy ] && [ ! -e wrong.npy.tmp ] && ok "no output after a failed encode" || bad "output left after a failure"

@@ -106,7 +106,8 @@ int gc_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[8])
         goto fail;
     }
     if (strncmp(d, "'<f4'", 5) && strncmp(d, "\"<f4\"", 5)) {
-        gc_log(GC_LOG_ERROR, "%s: .npy dtype is %.8s, expected float32 '<f4'", path, d);
+        int n = (int)strcspn(d, ",}"); /* the quoted value, whatever its length */
+        gc_log(GC_LOG_ERROR, "%s: .npy dtype is %.*s, expected float32 '<f4'", path, n < 16 ? n : 16, d);
         goto fail;
     }
     if (strncmp(fo, "False", 5)) {
