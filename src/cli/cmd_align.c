@@ -16,7 +16,6 @@
 #include "common/gc.h"
 #include "face/face.h"
 #include "media/media.h"
-#include "pipeline/pipeline.h"
 
 /* ---- shared helpers (face_cli.h) ---- */
 
@@ -140,31 +139,6 @@ int cli_face_inputs_collect(struct cli_face_inputs *in, char **args, int nargs)
 fail:
     cli_face_inputs_free(in);
     return r;
-}
-
-int cli_detail_photos(struct cli_face_inputs *in, const char *path, struct pl_chain_params *cp)
-{
-    memset(in, 0, sizeof(*in));
-    if (!path)
-        return 0;
-    /* checked before the photos are read, so the mistake is named whatever the folder holds */
-    if (!cp->detail || strcmp(cp->detail, "target")) {
-        gc_log(GC_LOG_ERROR, "%s: detail photos are for --detail target (the detail is '%s')", path,
-               cp->detail ? cp->detail : "none");
-        return -EINVAL;
-    }
-    char *arg = (char *)path;
-    int r = cli_face_inputs_collect(in, &arg, 1);
-    if (r < 0)
-        return r;
-    if (in->is_video) {
-        gc_log(GC_LOG_ERROR, "%s: --detail-photos takes photos (an image or a folder of them), not a video", path);
-        cli_face_inputs_free(in);
-        return -EINVAL;
-    }
-    cp->detail_photos = (const char *const *)in->paths;
-    cp->n_detail_photos = in->n;
-    return 0;
 }
 
 void cli_face_inputs_free(struct cli_face_inputs *in)

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/chain_cli.h"
 #include "cli/cli.h"
-#include "cli/face_cli.h"
 #include "cli/opts.h"
 #include "common/gc.h"
 #include "common/gc_file.h"
@@ -17,37 +17,24 @@
 #include "pipeline/pipeline.h"
 
 struct convert_opts {
-    const char *out, *target, *method, *source, *model, *backend, *attribute, *level_weights, *preset;
-    double alpha;
-    int threads, two_pass, stats, frames, crf, max_faces, batch, passthrough, quiet, detect_interval;
-    const char *detail, *detail_photos;
-    double detail_gain, smooth;
-    int decode_bits;
+    struct cli_chain_opts chain;
+    const char *out, *attribute, *preset;
+    int two_pass, stats, frames, crf, batch, passthrough, quiet;
 };
 
 static const struct cli_opt opts[] = {
     {"o", 'o', "output file: video (.mp4, .mkv, .mov, ...) or image (.png, .jpg)", offsetof(struct convert_opts, out), OPT_STRING, {.s = NULL}, 0, 0},
-    {"target", 't', "target identity (.safetensors; default: the shipped default-target)", offsetof(struct convert_opts, target), OPT_STRING, {.s = NULL}, 0, 0},
-    {"alpha", 'a', "expression strength", offsetof(struct convert_opts, alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
-    {"smooth", 0, "temporal smoothing: moving average factor 0..0.95 on each face track's transferred latent (0 = off; less flicker on still faces, see docs/pipeline.md)", offsetof(struct convert_opts, smooth), OPT_FLOAT, {.f = 0}, 0, 0.95},
-    {"decode-bits", 0, "bits per channel of the decoded face: 8 (default) = the decoder's continuous output, no banding; the model's n_bits = DESIGN.md's postprocess exactly", offsetof(struct convert_opts, decode_bits), OPT_INT, {.i = 8}, 1, 8},
-    {"method", 0, "transfer method: linear, variance or attribute", offsetof(struct convert_opts, method), OPT_STRING, {.s = "linear"}, 0, 0},
-    {"source", 's', "source identity file (else a running mean of the faces seen)", offsetof(struct convert_opts, source), OPT_STRING, {.s = NULL}, 0, 0},
+    {"target", 't', "target identity (.safetensors; default: the shipped default-target)", offsetof(struct convert_opts, chain.target), OPT_STRING, {.s = NULL}, 0, 0},
+    {"alpha", 'a', "expression strength", offsetof(struct convert_opts, chain.alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
+    {"method", 0, "transfer method: linear, variance or attribute", offsetof(struct convert_opts, chain.method), OPT_STRING, {.s = "linear"}, 0, 0},
+    {"source", 's', "source identity file (else a running mean of the faces seen)", offsetof(struct convert_opts, chain.source), OPT_STRING, {.s = NULL}, 0, 0},
     {"two-pass", 0, "source mean from a first pass over the whole input", offsetof(struct convert_opts, two_pass), OPT_FLAG, {0}, 0, 0},
     {"attribute", 0, "attribute vector for --method attribute", offsetof(struct convert_opts, attribute), OPT_STRING, {.s = NULL}, 0, 0},
-    {"level-weights", 0, "per-level alpha weights w0,w1,... (level 0 = finest)", offsetof(struct convert_opts, level_weights), OPT_STRING, {.s = NULL}, 0, 0},
-    {"model", 'm', "Glow model (default: the shipped glowcam-64)", offsetof(struct convert_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
-    {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct convert_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
-    {"threads", 0, "CPU backend threads (0 = one per core; 1 leaves the other cores to the other stages)", offsetof(struct convert_opts, threads), OPT_INT, {.i = 1}, 0, 256},
+    CLI_CHAIN_OPTS(struct convert_opts, chain),
     {"crf", 0, "H.264 quality: 0 lossless .. 51 worst", offsetof(struct convert_opts, crf), OPT_INT, {.i = 18}, 0, 51},
     {"preset", 0, "x264 preset (ultrafast .. veryslow)", offsetof(struct convert_opts, preset), OPT_STRING, {.s = "veryfast"}, 0, 0},
     {"frames", 'n', "convert only the first N frames (0 = all)", offsetof(struct convert_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
-    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead; with --detail-gain 3, docs/pipeline.md)", offsetof(struct convert_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
-    {"detail-photos", 0, "photos of the target (an image or a folder) for --detail target", offsetof(struct convert_opts, detail_photos), OPT_STRING, {.s = NULL}, 0, 0},
-    {"detail-gain", 0, "gain of --detail's band (0.5: more detail, no more of the source's identity; see docs/pipeline.md)", offsetof(struct convert_opts, detail_gain), OPT_FLOAT, {.f = 0.5}, 0, 4},
-    {"max-faces", 0, "faces transferred per frame", offsetof(struct convert_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
     {"batch", 0, "faces per Glow call (batched across frames)", offsetof(struct convert_opts, batch), OPT_INT, {.i = 8}, 1, 256},
-    {"detect-interval", 0, "frames between face detections while tracking", offsetof(struct convert_opts, detect_interval), OPT_INT, {.i = 8}, 1, 1000},
     {"passthrough", 0, "no face processing: decode and encode only (a baseline)", offsetof(struct convert_opts, passthrough), OPT_FLAG, {0}, 0, 0},
     {"stats", 0, "print per-stage ms per frame and the overall fps at the end", offsetof(struct convert_opts, stats), OPT_FLAG, {0}, 0, 0},
     {"quiet", 'q', "no progress line", offsetof(struct convert_opts, quiet), OPT_FLAG, {0}, 0, 0},
@@ -112,54 +99,20 @@ static void print_stats(const struct pl_stats *st, pl_chain *chain)
     }
 }
 
-static void fill_chain_params(struct pl_chain_params *cp, const struct convert_opts *o, const char *model,
-                              const char *target)
-{
-    *cp = pl_chain_params_default();
-    cp->model = model;
-    cp->target = target;
-    cp->source = o->source;
-    cp->attribute = o->attribute;
-    cp->method = o->method;
-    cp->source_mode = o->two_pass ? "two-pass" : o->source ? "file" : "running";
-    cp->level_weights = o->level_weights;
-    cp->alpha = o->alpha;
-    cp->smooth = o->smooth;
-    cp->decode_bits = o->decode_bits;
-    cp->backend = o->backend;
-    cp->max_batch = o->batch;
-    cp->max_faces = o->max_faces;
-    cp->threads = o->threads;
-    cp->detect_interval = o->detect_interval;
-    cp->detail = o->detail;
-    cp->detail_gain = o->detail_gain;
-}
-
 /* The chain of stages, from the options (defaults for model and target); 0 or 1. */
 static int make_chain(const struct convert_opts *o, int still, pl_chain **chain)
 {
-    char model[4096], target[4096];
     *chain = NULL;
     if (o->passthrough)
         return 0;
-    if (!o->model && pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
-        gc_log(GC_LOG_ERROR, "convert: no model given and the default %s is missing (give --model M)", model);
-        return 1;
-    }
-    if (!o->target && strcmp(o->method, "attribute") &&
-        pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
-        gc_log(GC_LOG_ERROR, "convert: no target given and the default %s is missing (give --target ID)", target);
-        return 1;
-    }
     struct pl_chain_params cp;
-    fill_chain_params(&cp, o, o->model ? o->model : model, o->target ? o->target : target);
+    cli_chain_params(&cp, &o->chain);
+    cp.attribute = o->attribute;
+    if (o->two_pass)
+        cp.source_mode = "two-pass";
+    cp.max_batch = o->batch;
     cp.still = still;
-    struct cli_face_inputs photos;
-    if (cli_detail_photos(&photos, o->detail_photos, &cp) < 0)
-        return 1;
-    int r = pl_chain_create(chain, &cp);
-    cli_face_inputs_free(&photos);
-    if (r < 0)
+    if (cli_chain_create("convert", &o->chain, &cp, strcmp(o->chain.method, "attribute") != 0, chain) < 0)
         return 1;
     gc_log(GC_LOG_VERBOSE, "convert: %s", pl_chain_describe(*chain));
     return 0;
@@ -178,7 +131,7 @@ static int convert_image(const char *in, const struct convert_opts *o)
     int rc = 1;
     if (make_chain(o, 1, &chain))
         goto done;
-    if (chain && !o->source && strcmp(o->method, "attribute"))
+    if (chain && !o->chain.source && strcmp(o->chain.method, "attribute"))
         gc_log(GC_LOG_WARN, "convert: one image and no --source: its own face is the source mean, so the "
                "output is the target's mean face without an expression; give --source ID");
     if (!(f = pl_frame_new(w, h, 0)))
@@ -216,12 +169,12 @@ int cli_cmd_convert(int argc, char **argv)
         gc_log(GC_LOG_ERROR, "convert: --two-pass needs the face chain, not --passthrough");
         return 2;
     }
-    if (o.two_pass && o.source) {
+    if (o.two_pass && o.chain.source) {
         gc_log(GC_LOG_ERROR, "convert: --source and --two-pass are two ways to get the source mean: give one");
         return 2;
     }
     const char *in = pos[0];
-    if (gc_file_same(in, o.out) || gc_file_same(o.source, o.out)) {
+    if (gc_file_same(in, o.out) || gc_file_same(o.chain.source, o.out)) {
         gc_log(GC_LOG_ERROR, "convert: %s would replace the %s it reads: write the output elsewhere", o.out,
                gc_file_same(in, o.out) ? "input" : "--source");
         return 2;

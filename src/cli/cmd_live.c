@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/chain_cli.h"
 #include "cli/cli.h"
-#include "cli/face_cli.h"
 #include "cli/opts.h"
 #include "common/gc.h"
 #include "common/gc_file.h"
@@ -16,12 +16,10 @@
 #include "pipeline/pipeline.h"
 
 struct live_opts {
-    const char *input, *target, *method, *source, *model, *backend, *vcam, *y4m, *size, *format, *level_weights;
-    double alpha, fps, warmup;
-    int threads, preview, side_by_side, stats, frames, pace, loop, passthrough, max_faces, detect_interval;
-    const char *detail, *detail_photos;
-    double detail_gain, smooth;
-    int decode_bits;
+    struct cli_chain_opts chain;
+    const char *input, *vcam, *y4m, *size, *format;
+    double fps, warmup;
+    int preview, side_by_side, stats, frames, pace, loop, passthrough;
 };
 
 static const struct cli_opt opts[] = {
@@ -29,17 +27,12 @@ static const struct cli_opt opts[] = {
     {"size", 0, "capture size WxH asked of a webcam", offsetof(struct live_opts, size), OPT_STRING, {.s = NULL}, 0, 0},
     {"fps", 0, "capture rate asked of a webcam (0 = its default)", offsetof(struct live_opts, fps), OPT_FLOAT, {.f = 0}, 0, 240},
     {"format", 0, "input format (v4l2, lavfi, ...; default: guessed)", offsetof(struct live_opts, format), OPT_STRING, {.s = NULL}, 0, 0},
-    {"target", 't', "target identities, comma-separated ('t' cycles them; default: the shipped one)", offsetof(struct live_opts, target), OPT_STRING, {.s = NULL}, 0, 0},
-    {"alpha", 'a', "expression strength (+/- keys change it)", offsetof(struct live_opts, alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
-    {"smooth", 0, "temporal smoothing: moving average factor 0..0.95 on each face track's transferred latent (0 = off; less flicker on still faces, see docs/pipeline.md)", offsetof(struct live_opts, smooth), OPT_FLOAT, {.f = 0}, 0, 0.95},
-    {"decode-bits", 0, "bits per channel of the decoded face: 8 (default) = the decoder's continuous output, no banding; the model's n_bits = DESIGN.md's postprocess exactly", offsetof(struct live_opts, decode_bits), OPT_INT, {.i = 8}, 1, 8},
-    {"method", 0, "transfer method: linear or variance", offsetof(struct live_opts, method), OPT_STRING, {.s = "linear"}, 0, 0},
-    {"source", 's', "source identity file (else a running mean with warm-up)", offsetof(struct live_opts, source), OPT_STRING, {.s = NULL}, 0, 0},
+    {"target", 't', "target identities, comma-separated ('t' cycles them; default: the shipped one)", offsetof(struct live_opts, chain.target), OPT_STRING, {.s = NULL}, 0, 0},
+    {"alpha", 'a', "expression strength (+/- keys change it)", offsetof(struct live_opts, chain.alpha), OPT_FLOAT, {.f = 0.5}, 0, 2},
+    {"method", 0, "transfer method: linear or variance", offsetof(struct live_opts, chain.method), OPT_STRING, {.s = "linear"}, 0, 0},
+    {"source", 's', "source identity file (else a running mean with warm-up)", offsetof(struct live_opts, chain.source), OPT_STRING, {.s = NULL}, 0, 0},
     {"warmup", 0, "seconds before a running mean gives full strength", offsetof(struct live_opts, warmup), OPT_FLOAT, {.f = 3}, 0, 600},
-    {"level-weights", 0, "per-level alpha weights w0,w1,... (level 0 = finest)", offsetof(struct live_opts, level_weights), OPT_STRING, {.s = NULL}, 0, 0},
-    {"model", 'm', "Glow model (default: the shipped glowcam-64)", offsetof(struct live_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
-    {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct live_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
-    {"threads", 0, "CPU backend threads (0 = one per core; 1 leaves the other cores to the other stages)", offsetof(struct live_opts, threads), OPT_INT, {.i = 1}, 0, 256},
+    CLI_CHAIN_OPTS(struct live_opts, chain),
     {"preview", 'p', "show an SDL2 preview window", offsetof(struct live_opts, preview), OPT_FLAG, {0}, 0, 0},
     {"side-by-side", 0, "preview the input beside the output", offsetof(struct live_opts, side_by_side), OPT_FLAG, {0}, 0, 0},
     {"vcam", 0, "write to this v4l2loopback device (/dev/videoN)", offsetof(struct live_opts, vcam), OPT_STRING, {.s = NULL}, 0, 0},
@@ -47,11 +40,6 @@ static const struct cli_opt opts[] = {
     {"frames", 'n', "stop after N frames (0 = run until quit)", offsetof(struct live_opts, frames), OPT_INT, {.i = 0}, 0, 1e9},
     {"pace", 0, "1: play a file at its frame rate like a camera; 0: as fast as it goes", offsetof(struct live_opts, pace), OPT_INT, {.i = 1}, 0, 1},
     {"loop", 0, "start a file input again at its end", offsetof(struct live_opts, loop), OPT_FLAG, {0}, 0, 0},
-    {"detail", 0, "source detail added back over the pasted face: none, full (all above the model's resolution), narrow (top octave), or target (the mean detail of --detail-photos instead; with --detail-gain 3, docs/pipeline.md)", offsetof(struct live_opts, detail), OPT_STRING, {.s = "narrow"}, 0, 0},
-    {"detail-photos", 0, "photos of the target (an image or a folder) for --detail target", offsetof(struct live_opts, detail_photos), OPT_STRING, {.s = NULL}, 0, 0},
-    {"detail-gain", 0, "gain of --detail's band (0.5: more detail, no more of the source's identity; see docs/pipeline.md)", offsetof(struct live_opts, detail_gain), OPT_FLOAT, {.f = 0.5}, 0, 4},
-    {"max-faces", 0, "faces transferred per frame", offsetof(struct live_opts, max_faces), OPT_INT, {.i = 1}, 1, PL_MAX_FACES},
-    {"detect-interval", 0, "frames between face detections while tracking", offsetof(struct live_opts, detect_interval), OPT_INT, {.i = 8}, 1, 1000},
     {"passthrough", 0, "no face processing (tests the input and outputs)", offsetof(struct live_opts, passthrough), OPT_FLAG, {0}, 0, 0},
     {"stats", 0, "print per-stage ms per frame, fps and latency at the end", offsetof(struct live_opts, stats), OPT_FLAG, {0}, 0, 0},
     {0}};
@@ -157,43 +145,15 @@ int cli_cmd_live(int argc, char **argv)
     pl_chain *chain = NULL;
     media_source *src = NULL;
     struct live_sink sk = {.alpha_step = 0.05};
-    char model[4096], target[4096];
     /* the input first: a bad device or file is reported before the model and dlib load */
     if (media_source_open(&src, o.input, &sp) < 0)
         goto done;
     if (!o.passthrough) {
-        if (!o.model && pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
-            gc_log(GC_LOG_ERROR, "live: no model given and the default %s is missing (give --model M)", model);
-            goto done;
-        }
-        if (!o.target && pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
-            gc_log(GC_LOG_ERROR, "live: no target given and the default %s is missing (give --target ID)", target);
-            goto done;
-        }
-        struct pl_chain_params cp = pl_chain_params_default();
-        cp.model = o.model ? o.model : model;
-        cp.target = o.target ? o.target : target;
-        cp.source = o.source;
-        cp.method = o.method;
-        cp.source_mode = o.source ? "file" : "running";
-        cp.level_weights = o.level_weights;
-        cp.alpha = o.alpha;
+        struct pl_chain_params cp;
+        cli_chain_params(&cp, &o.chain);
         cp.warmup_s = o.warmup;
-        cp.smooth = o.smooth;
-        cp.decode_bits = o.decode_bits;
-        cp.backend = o.backend;
-        cp.max_faces = o.max_faces;
-        cp.threads = o.threads;
-        cp.detect_interval = o.detect_interval;
-        cp.detail = o.detail;
-        cp.detail_gain = o.detail_gain;
         cp.max_batch = 4; /* live takes what is queued: small batches keep latency low */
-        struct cli_face_inputs photos;
-        if (cli_detail_photos(&photos, o.detail_photos, &cp) < 0)
-            goto done;
-        int cr = pl_chain_create(&chain, &cp);
-        cli_face_inputs_free(&photos);
-        if (cr < 0)
+        if (cli_chain_create("live", &o.chain, &cp, 1, &chain) < 0)
             goto done;
         sk.chain = chain;
     }

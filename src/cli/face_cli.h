@@ -12,10 +12,6 @@ struct cli_face_inputs {
 /* <0 with a message when a path is missing or a directory holds no image. */
 int cli_face_inputs_collect(struct cli_face_inputs *in, char **args, int nargs);
 void cli_face_inputs_free(struct cli_face_inputs *in);
-/* --detail-photos PATH (an image, or a folder of them) into cp->detail_photos; in holds the
- * paths until cp has been used. 0, or <0 with a message. */
-struct pl_chain_params;
-int cli_detail_photos(struct cli_face_inputs *in, const char *path, struct pl_chain_params *cp);
 /* By extension: a video container glowcam reads frame by frame. */
 int cli_face_is_video(const char *path);
 

@@ -1,0 +1,85 @@
+/* The face-chain options convert and live share (chain_cli.h). */
+#include "cli/chain_cli.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cli/face_cli.h"
+#include "common/gc.h"
+
+/* --detail-photos PATH (an image, or a folder of them) into cp->detail_photos; in holds the
+ * paths until cp has been used. 0, or <0 with a message. */
+static int detail_photos(struct cli_face_inputs *in, const char *path, struct pl_chain_params *cp)
+{
+    memset(in, 0, sizeof(*in));
+    if (!path)
+        return 0;
+    /* checked before the photos are read, so the mistake is named whatever the folder holds */
+    if (!cp->detail || strcmp(cp->detail, "target")) {
+        gc_log(GC_LOG_ERROR, "%s: detail photos are for --detail target (the detail is '%s')", path,
+               cp->detail ? cp->detail : "none");
+        return -EINVAL;
+    }
+    char *arg = (char *)path;
+    int r = cli_face_inputs_collect(in, &arg, 1);
+    if (r < 0)
+        return r;
+    if (in->is_video) {
+        gc_log(GC_LOG_ERROR, "%s: --detail-photos takes photos (an image or a folder of them), not a video", path);
+        cli_face_inputs_free(in);
+        return -EINVAL;
+    }
+    cp->detail_photos = (const char *const *)in->paths;
+    cp->n_detail_photos = in->n;
+    return 0;
+}
+
+void cli_chain_params(struct pl_chain_params *cp, const struct cli_chain_opts *o)
+{
+    *cp = pl_chain_params_default();
+    cp->model = o->model;
+    cp->target = o->target;
+    cp->source = o->source;
+    cp->method = o->method;
+    cp->source_mode = o->source ? "file" : "running";
+    cp->level_weights = o->level_weights;
+    cp->alpha = o->alpha;
+    cp->smooth = o->smooth;
+    cp->decode_bits = o->decode_bits;
+    cp->backend = o->backend;
+    cp->max_faces = o->max_faces;
+    cp->threads = o->threads;
+    cp->detect_interval = o->detect_interval;
+    cp->detail = o->detail;
+    cp->detail_gain = o->detail_gain;
+}
+
+int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, struct pl_chain_params *cp, int need_target,
+                     pl_chain **out)
+{
+    char model[4096], target[4096];
+    *out = NULL;
+    if (!cp->model) {
+        if (pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
+            gc_log(GC_LOG_ERROR, "%s: no model given and the default %s is missing (give --model M)", cmd, model);
+            return -ENOENT;
+        }
+        cp->model = model;
+    }
+    if (!cp->target && need_target) {
+        if (pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
+            gc_log(GC_LOG_ERROR, "%s: no target given and the default %s is missing (give --target ID)", cmd, target);
+            return -ENOENT;
+        }
+        cp->target = target;
+    }
+    struct cli_face_inputs photos;
+    int r = detail_photos(&photos, o->detail_photos, cp);
+    if (r < 0)
+        return r;
+    r = pl_chain_create(out, cp);
+    cli_face_inputs_free(&photos);
+    /* cp pointed into this frame's buffers and photos: the chain has copied what it keeps */
+    cp->model = o->model, cp->target = o->target, cp->detail_photos = NULL, cp->n_detail_photos = 0;
+    return r;
+}
