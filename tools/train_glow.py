@@ -27,6 +27,7 @@ every checkpoint and at the end; extra metadata keys train.* record data, time, 
 steps and held-out bits/dim, accumulated over resumes.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -128,25 +129,35 @@ def batch_u8(data, idx, device, flip):
     return b.to(device, non_blocking=True)
 
 
+@contextlib.contextmanager
+def evaluating(model, device, seed):
+    """Eval mode and a fixed seed for the dequantization noise; training's random state (CPU
+    and CUDA) and train mode come back afterwards."""
+    state = torch.random.get_rng_state()
+    cstate = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    torch.manual_seed(seed)
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train()
+        torch.random.set_rng_state(state)
+        if cstate is not None:
+            torch.cuda.set_rng_state(cstate, device)
+
+
 @torch.no_grad()
 def heldout_bpd(model, data, idx, device, batch):
     """Mean bits/dim of the held-out faces, with dequantization noise from a fixed seed
     (the usual continuous bound), and at the bin centres (what glowcam encode prints)."""
     if len(idx) == 0:
         return float("nan"), float("nan")
-    state = torch.random.get_rng_state()
-    cstate = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    torch.manual_seed(1234)
-    model.eval()
     tot_n, tot_c = 0.0, 0.0
-    for i in range(0, len(idx), batch):
-        u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
-        tot_n += float(model.nll_bpd(model.dequantize(u8)).double().sum())
-        tot_c += float(model.nll_bpd(model.preprocess(u8)).double().sum())
-    model.train()
-    torch.random.set_rng_state(state)
-    if cstate is not None:
-        torch.cuda.set_rng_state(cstate, device)
+    with evaluating(model, device, 1234):
+        for i in range(0, len(idx), batch):
+            u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
+            tot_n += float(model.nll_bpd(model.dequantize(u8)).double().sum())
+            tot_c += float(model.nll_bpd(model.preprocess(u8)).double().sum())
     return tot_n / len(idx), tot_c / len(idx)
 
 
@@ -158,19 +169,15 @@ def heldout_bpd_iw(model, data, idx, device, batch, k):
     -log2 P(x) as k grows; Flow++, Ho et al. 2019), so the gap to the usual figure is what
     uniform dequantization costs, not what the model lacks. Returns it and the mean of the
     same draws' single bounds (never below it: log-mean-exp >= mean of logs)."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(4321)
-    model.eval()
     tot, tot1 = 0.0, 0.0
-    for i in range(0, len(idx), batch):
-        u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
-        D = 3 * u8.shape[1] * u8.shape[2]
-        bpd = torch.stack([model.nll_bpd(model.dequantize(u8)).double() for _ in range(k)])  # [k, n]
-        ll = -bpd * D * math.log(2.0)
-        tot += float((-(torch.logsumexp(ll, 0) - math.log(k)) / (D * math.log(2.0))).sum())
-        tot1 += float(bpd.mean(0).sum())
-    model.train()
-    torch.random.set_rng_state(state)
+    with evaluating(model, device, 4321):
+        for i in range(0, len(idx), batch):
+            u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
+            D = 3 * u8.shape[1] * u8.shape[2]
+            bpd = torch.stack([model.nll_bpd(model.dequantize(u8)).double() for _ in range(k)])  # [k, n]
+            ll = -bpd * D * math.log(2.0)
+            tot += float((-(torch.logsumexp(ll, 0) - math.log(k)) / (D * math.log(2.0))).sum())
+            tot1 += float(bpd.mean(0).sum())
     return tot / len(idx), tot1 / len(idx)
 
 

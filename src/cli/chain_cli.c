@@ -54,10 +54,11 @@ void cli_chain_params(struct pl_chain_params *cp, const struct cli_chain_opts *o
     cp->detail_gain = o->detail_gain;
 }
 
-int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, struct pl_chain_params *cp, int need_target,
-                     pl_chain **out)
+int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, const struct pl_chain_params *params,
+                     int need_target, pl_chain **out)
 {
     char model[4096], target[4096];
+    struct pl_chain_params p = *params, *cp = &p; /* what is found here lives only in this frame */
     *out = NULL;
     if (!cp->model) {
         if (pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
@@ -79,7 +80,5 @@ int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, struct pl_
         return r;
     r = pl_chain_create(out, cp);
     cli_face_inputs_free(&photos);
-    /* cp pointed into this frame's buffers and photos: the chain has copied what it keeps */
-    cp->model = o->model, cp->target = o->target, cp->detail_photos = NULL, cp->n_detail_photos = 0;
     return r;
 }

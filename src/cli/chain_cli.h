@@ -46,9 +46,9 @@ struct cli_chain_opts {
 /* pl_chain_params_default() with the options' values (model and target as given, NULL for
  * the shipped defaults; source mode "file" with --source, else "running"). */
 void cli_chain_params(struct pl_chain_params *cp, const struct cli_chain_opts *o);
-/* The chain from cp: a missing model (and target, if need_target) is the shipped one, the
+/* The chain from params: a missing model (and target, if need_target) is the shipped one, the
  * detail photos are read. 0, or <0 after a message prefixed "cmd: ". */
-int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, struct pl_chain_params *cp, int need_target,
-                     pl_chain **out);
+int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, const struct pl_chain_params *params,
+                     int need_target, pl_chain **out);
 
 #endif

@@ -174,9 +174,9 @@ int cli_cmd_convert(int argc, char **argv)
         return 2;
     }
     const char *in = pos[0];
-    if (gc_file_same(in, o.out) || gc_file_same(o.chain.source, o.out)) {
-        gc_log(GC_LOG_ERROR, "convert: %s would replace the %s it reads: write the output elsewhere", o.out,
-               gc_file_same(in, o.out) ? "input" : "--source");
+    const char *read = gc_file_same(in, o.out) ? "input" : gc_file_same(o.chain.source, o.out) ? "--source" : NULL;
+    if (read) {
+        gc_log(GC_LOG_ERROR, "convert: %s would replace the %s it reads: write the output elsewhere", o.out, read);
         return 2;
     }
     int out_image = media_is_image_path(o.out), in_image = media_is_image_path(in);
