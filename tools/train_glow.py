@@ -22,12 +22,15 @@ Training: dequantization as in openai/glow (x = floor(u8/2^(8-n))/2^n - 0.5 + U(
 random horizontal flips, Adam with linear warm-up then a linear decay over the last part of
 the time budget, gradient-norm clipping, data-dependent actnorm init, random orthogonal
 invconv init. Held-out bits/dim (with dequantization noise, fixed seed) after every epoch.
+--ema D keeps an exponential moving average of the weights (Polyak averaging, as openai/glow
+does): it is what gets evaluated next to the raw weights and what gets exported.
 The export (safetensors, full metadata, written to a temp name then renamed) happens at
 every checkpoint and at the end; extra metadata keys train.* record data, time, hardware,
 steps and held-out bits/dim, accumulated over resumes.
 """
 import argparse
 import contextlib
+import copy
 import datetime
 import json
 import math
@@ -213,6 +216,9 @@ def main():
     ap.add_argument("--decay", type=float, default=0.3,
                     help="fraction of the time budget at the end over which lr decays linearly to 10%%")
     ap.add_argument("--clip", type=float, default=50.0, help="gradient-norm clip")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="D",
+                    help="export a moving average of the weights, w_avg += (1 - D) (w - w_avg) after every "
+                         "step (e.g. 0.999; 0: export the raw weights)")
     ap.add_argument("--init-batch", type=int, default=256, help="images for data-dependent init")
     ap.add_argument("--holdout", type=float, default=0.05)
     ap.add_argument("--minutes", type=float, default=0, help="time budget (0: --epochs decides)")
@@ -239,6 +245,8 @@ def main():
         ap.error("give --out")
     elif args.minutes <= 0 and args.epochs <= 0 and args.steps <= 0:
         ap.error("give --minutes, --epochs or --steps")
+    if not 0.0 <= args.ema < 1.0:
+        ap.error("--ema must be in [0, 1)")
 
     t_start = time.time()
     if args.threads > 0:
@@ -308,6 +316,12 @@ def main():
          cfg["n_bits"], nparam / 1e6))
 
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    # The averaged copy starts from the initialised or resumed weights; it is never trained.
+    avg = copy.deepcopy(model) if args.ema > 0 else None
+    if avg is not None:
+        for p in avg.parameters():
+            p.requires_grad_(False)
+    out_model = avg if avg is not None else model
     budget = args.minutes * 60.0
     steps_per_epoch = max(1, len(tr_idx) // args.batch)
     max_steps = args.steps if args.steps > 0 else (int(args.epochs * steps_per_epoch) if args.epochs > 0 else 0)
@@ -315,6 +329,7 @@ def main():
     run = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"), "hardware": hw,
            "data": args.data_desc or ",".join(os.path.basename(p) for p in args.data),
            "faces_train": len(tr_idx), "faces_heldout": len(ho_idx), "batch": args.batch, "lr": args.lr,
+           "ema": args.ema,
            "seconds": 0.0, "images": 0, "steps": 0, "heldout_bpd": None}
     state = {"stop": False}
 
@@ -335,16 +350,30 @@ def main():
                     "held-out bits/dim %s (%d faces, dequantized); data: %s, aligned openai-eyes" %
                     (secs / 60, len(hist), hw, imgs, imgs / max(1, len(tr_idx)), len(tr_idx), bpd_s,
                      len(ho_idx), run["data"]))
-        model.config["name"] = args.name or model.config.get("name") or "glowcam-%d" % S
-        model.config["description"] = (args.description or model.config.get("description") or
-                                       "glowcam's own %dx%d Glow face model, trained with tools/train_glow.py" % (S, S))
-        model.config["training"] = training
+        ema = " (weights: moving average, decay %g)" % args.ema if avg is not None else ""
+        out_model.config["name"] = args.name or model.config.get("name") or "glowcam-%d" % S
+        out_model.config["description"] = (args.description or model.config.get("description") or
+                                           "glowcam's own %dx%d Glow face model, trained with tools/train_glow.py" %
+                                           (S, S))
+        out_model.config["training"] = training + ema
         extra = {"train.history": json.dumps(hist, separators=(",", ":")), "train.seconds": "%.0f" % secs,
                  "train.images_seen": str(imgs), "train.hardware": hw, "train.data": run["data"],
                  "train.heldout_bpd": bpd_s, "train.heldout_faces": str(len(ho_idx)),
                  "train.tool": "tools/train_glow.py"}
-        export(model, args.out, extra)
+        export(out_model, args.out, extra)
         log("%s %s (held-out bpd %s)" % ("exported" if final else "checkpoint", args.out, bpd_s))
+
+    def evaluate_run():
+        """Held-out figures of what gets exported (and of the raw weights, with --ema)."""
+        bn, bc = heldout_bpd(out_model, data, ho_eval, dev, max(args.batch, 256))
+        run["heldout_bpd"] = bn
+        run["heldout_bpd_centres"] = bc
+        msg = "%.4f (bin centres %.4f)" % (bn, bc)
+        if avg is not None:
+            rn, _ = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
+            run["heldout_bpd_raw"] = rn
+            msg += " with the averaged weights, %.4f with the raw ones" % rn
+        return msg
 
     model.train()
     t_train = time.time()
@@ -376,6 +405,10 @@ def main():
                 opt.zero_grad(set_to_none=True)
                 continue
             opt.step()
+            if avg is not None:
+                with torch.no_grad():
+                    for pa, p in zip(avg.parameters(), model.parameters()):
+                        pa.lerp_(p, 1.0 - args.ema)
             step += 1
             run["steps"] = step
             run["images"] += u8.shape[0]
@@ -392,17 +425,13 @@ def main():
                 t_ckpt = time.time()
         else:
             epoch += 1
-            bn, bc = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
-            run["heldout_bpd"] = bn
-            run["heldout_bpd_centres"] = bc
-            log("epoch %d done (step %d, %.1f min): held-out bpd %.4f (bin centres %.4f)" %
-                (epoch, step, (time.time() - t_train) / 60, bn, bc))
-    bn, bc = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
-    run["heldout_bpd"] = bn
-    run["heldout_bpd_centres"] = bc
+            bpd_s = evaluate_run()
+            log("epoch %d done (step %d, %.1f min): held-out bpd %s" %
+                (epoch, step, (time.time() - t_train) / 60, bpd_s))
+    bpd_s = evaluate_run()
     run["epochs"] = round(run["images"] / max(1, len(tr_idx)), 2)
-    log("final: %d steps, %d images (%.2f epochs), %.1f min, held-out bpd %.4f (bin centres %.4f)" %
-        (step, run["images"], run["epochs"], (time.time() - t_train) / 60, bn, bc))
+    log("final: %d steps, %d images (%.2f epochs), %.1f min, held-out bpd %s" %
+        (step, run["images"], run["epochs"], (time.time() - t_train) / 60, bpd_s))
     do_export(True)
     log("total wall time %.1f min" % ((time.time() - t_start) / 60))
 
