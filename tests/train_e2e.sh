@@ -20,6 +20,13 @@ for s in utkface celeba; do
   "$glowcam" align "$work/in/$s" -o "$work/aligned/$s" --size 32 --recipe openai-eyes --reflect -j 2
 done
 $py "$src/tools/facepack.py" npy "$work/aligned/utkface" "$work/aligned/celeba" --size 32 --out "$work/faces32.npy"
+# tools/crude_crops.py (the unaligned comparison set) names each photo as the aligned pack does,
+# so both sets hold out the same photos
+$py "$src/tools/crude_crops.py" "$work/in" "$work/crude32.npy" --size 32
+$py -c "import numpy as np, sys; a = np.load(sys.argv[1]); sys.exit(0 if a.shape == (16, 32, 32, 3) and a.dtype == np.uint8 else 1)" \
+  "$work/crude32.npy" || { echo "FAIL: crude32.npy is not 16 uint8 32x32 RGB crops"; exit 1; }
+missing=$(comm -23 <(sort "$work/faces32.txt") <(sort "$work/crude32.txt"))
+[ -z "$missing" ] || { echo "FAIL: aligned faces without a crude crop of the same name: $missing"; exit 1; }
 
 t0=$(date +%s)
 $py "$src/tools/train_glow.py" --data "$work/faces32.npy" --levels 2 --depth 2 --width 16 --steps 6 --batch 8 \
@@ -30,10 +37,16 @@ echo "held-out bits/dim after 6 steps: $bpd (finite and < 8 expected)"
 $py -c "import sys, math; b = float(sys.argv[1]); sys.exit(0 if math.isfinite(b) and 0 < b < 8 else 1)" "$bpd" ||
   { echo "FAIL: held-out bpd $bpd"; exit 1; }
 $py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.safetensors" --steps 2 --batch 8 \
-  --warmup 1 --holdout 0.25 --threads 2 --log-every 0 --out "$work/model2.safetensors" | tee "$work/train2.log"
+  --warmup 1 --holdout 0.25 --threads 2 --log-every 0 --optimizer adamax --logscale-lr 3 \
+  --out "$work/model2.safetensors" | tee "$work/train2.log"
 grep -q "resumed from" "$work/train2.log" || { echo "FAIL: no resume"; exit 1; }
 $check meta "$work/model2.safetensors"
 grep -q '2 run(s)' <($check meta "$work/model2.safetensors") || { echo "FAIL: resume did not keep the history"; exit 1; }
+$py -c "
+import json, sys; sys.path.insert(0, sys.argv[2] + '/tools'); import st_io
+last = json.loads(st_io.read(sys.argv[1])[1]['train.history'])[-1]
+sys.exit(0 if last['optimizer'] == 'adamax' and last['logscale_lr'] == 3 else 1)" "$work/model2.safetensors" "$src" ||
+  { echo "FAIL: the run's history does not record --optimizer adamax --logscale-lr 3"; exit 1; }
 # --evaluate on the first model's split gives the held-out figure its training ended with
 ev=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.safetensors" --evaluate \
   --holdout 0.25 --threads 2 | sed -n 's/.*: held-out bpd \([0-9.]*\).*/\1/p')

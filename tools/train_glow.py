@@ -24,6 +24,8 @@ the time budget, gradient-norm clipping, data-dependent actnorm init, random ort
 invconv init. Held-out bits/dim (with dequantization noise, fixed seed) after every epoch.
 --ema D keeps an exponential moving average of the weights (Polyak averaging, as openai/glow
 does): it is what gets evaluated next to the raw weights and what gets exported.
+--optimizer adamax and --logscale-lr 3 are openai/glow's other choices; from scratch on the 64x64
+CelebA crops both trained slower here than the defaults (models/README.md gives the figures).
 The export (safetensors, full metadata, written to a temp name then renamed) happens at
 every checkpoint and at the end; extra metadata keys train.* record data, time, hardware,
 steps and held-out bits/dim, accumulated over resumes.
@@ -216,6 +218,12 @@ def main():
     ap.add_argument("--decay", type=float, default=0.3,
                     help="fraction of the time budget at the end over which lr decays linearly to 10%%")
     ap.add_argument("--clip", type=float, default=50.0, help="gradient-norm clip")
+    ap.add_argument("--optimizer", choices=("adam", "adamax"), default="adam",
+                    help="adamax is openai/glow's default")
+    ap.add_argument("--logscale-lr", type=float, default=1.0, metavar="F",
+                    help="learning rate factor for the log-scale parameters (actnorm, zero convolutions, "
+                         "top prior): openai/glow stores them divided by its logscale_factor 3, which under "
+                         "Adam is the same as F = 3")
     ap.add_argument("--ema", type=float, default=0.0, metavar="D",
                     help="export a moving average of the weights, w_avg += (1 - D) (w - w_avg) after every "
                          "step (e.g. 0.999; 0: export the raw weights)")
@@ -315,7 +323,10 @@ def main():
         (S, S, cfg["n_levels"], cfg["depth"], cfg["width"], cfg["coupling"], cfg["edge_padding"],
          cfg["n_bits"], nparam / 1e6))
 
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    logscales = [p for n, p in model.named_parameters() if n.endswith("logscale")]
+    others = [p for n, p in model.named_parameters() if not n.endswith("logscale")]
+    groups = [{"params": others, "lr_factor": 1.0}, {"params": logscales, "lr_factor": args.logscale_lr}]
+    opt = (torch.optim.Adamax if args.optimizer == "adamax" else torch.optim.Adam)(groups, lr=args.lr)
     # The averaged copy starts from the initialised or resumed weights; it is never trained.
     avg = copy.deepcopy(model) if args.ema > 0 else None
     if avg is not None:
@@ -329,7 +340,7 @@ def main():
     run = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"), "hardware": hw,
            "data": args.data_desc or ",".join(os.path.basename(p) for p in args.data),
            "faces_train": len(tr_idx), "faces_heldout": len(ho_idx), "batch": args.batch, "lr": args.lr,
-           "ema": args.ema,
+           "ema": args.ema, "optimizer": args.optimizer, "logscale_lr": args.logscale_lr,
            "seconds": 0.0, "images": 0, "steps": 0, "heldout_bpd": None}
     state = {"stop": False}
 
@@ -393,7 +404,7 @@ def main():
             if args.decay > 0 and frac > 1 - args.decay:
                 lr *= 1.0 - 0.9 * min(1.0, (frac - (1 - args.decay)) / args.decay)
             for gr in opt.param_groups:
-                gr["lr"] = lr
+                gr["lr"] = lr * gr["lr_factor"]
             u8 = batch_u8(data, perm[b * args.batch:(b + 1) * args.batch], dev, not args.no_flip)
             loss = model.nll_bpd(model.dequantize(u8)).mean()
             lossv = float(loss.detach())
