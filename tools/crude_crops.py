@@ -17,6 +17,9 @@ import sys
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from facepack import save_npy  # noqa: E402  (the aligned pack's writer: same files, same names)
+
 
 def crude_crop(path, size):
     im = Image.open(path).convert("RGB")
@@ -47,11 +50,7 @@ def main():
             names.append("%s/%s.png" % (sub, os.path.splitext(f)[0]))
     if not rows:
         sys.exit("%s: no photos" % args.train_dir)
-    tmp = args.out + ".part.npy"
-    np.save(tmp, np.stack(rows))
-    with open(os.path.splitext(args.out)[0] + ".txt", "w") as fh:
-        fh.write("\n".join(names) + "\n")
-    os.replace(tmp, args.out)
+    save_npy(args.out, np.stack(rows), names)
     print("%s: %d faces %dx%d" % (args.out, len(rows), args.size, args.size))
 
 
