@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config git glslc libvulkan-dev mesa-vulkan-drivers
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
       libsdl2-dev libdlib-dev libdlib-data libopenblas-dev libcjson-dev libx264-dev
-      ffmpeg xvfb xdotool python3-numpy python3-torch)
+      ffmpeg xvfb xdotool python3-numpy python3-torch python3-pil)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,9 @@
                                          glowcam encode/decode: the latent and bpd vs glow_torch (float64),
                                          relative error < 1e-4 (needs torch), and the round trip
     train_check.py meta MODEL                      the export's metadata has the DESIGN.md keys and train.*
+    train_check.py dequant                         tools/dequant_torch.py: a new dequantizer is uniform
+                                                   (log q = 0), and with random weights its log q is the
+                                                   change of variables through the exact Jacobian (torch)
 """
 import json
 import os
@@ -28,6 +31,36 @@ def read_png(path):
 def fail(msg):
     print("FAIL: " + msg)
     sys.exit(1)
+
+
+def check_dequant():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import torch
+    import dequant_torch as dq
+    torch.manual_seed(3)
+    d = dq.Dequantizer(feat=4, hidden=8, steps=2).double()
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64) - 0.5
+    torch.manual_seed(7)
+    v = torch.rand_like(x)
+    torch.manual_seed(7)
+    u, logq = d(x)
+    print("new dequantizer: log q %s, max |u - its uniform draw| %.3g" % (logq.tolist(), float((u - v).abs().max())))
+    if float(logq.abs().max()) != 0.0 or float((u - v).abs().max()) > 1e-9:
+        fail("a new dequantizer must be the uniform one")
+    # Random weights everywhere, then log q(u) against log p(e) - log|det du/de| from the Jacobian.
+    with torch.no_grad():
+        for p in d.parameters():
+            p.copy_(torch.randn_like(p) * 0.15)
+    x1 = x[:1]
+    e0 = torch.randn_like(x1) * 1.5
+    u, logq = d.transform(x1, e0)
+    J = torch.autograd.functional.jacobian(lambda e: d.transform(x1, e.view_as(x1))[0].reshape(-1), e0.reshape(-1))
+    want = float(dq.log_logistic(e0).sum() - torch.linalg.slogdet(J)[1])
+    got = float(logq[0])
+    print("random dequantizer: log q %.6f, from the %dx%d Jacobian %.6f; u in [%.3g, %.3g]" %
+          (got, J.shape[0], J.shape[1], want, float(u.min()), float(u.max())))
+    if not abs(got - want) < 1e-6 * max(1.0, abs(want)) or not (0 < float(u.min()) and float(u.max()) < 1):
+        fail("log q(u | x) is not the change of variables of the dequantizer's map")
 
 
 def main():
@@ -82,6 +115,8 @@ def main():
         if meta["alignment"] != "openai-eyes":
             fail("alignment is %s" % meta["alignment"])
         float(meta["train.heldout_bpd"])
+    elif cmd == "dequant":
+        check_dequant()
     else:
         fail("unknown check %s" % cmd)
 

@@ -74,6 +74,20 @@ echo "--ema 0.5: averaged $avg, raw $raw, --evaluate on the export $ev"
   { echo "FAIL: the export should be the averaged weights ($avg), not the raw ones ($raw): --evaluate gave '$ev'"; exit 1; }
 grep -q 'moving average, decay 0.5' <($check meta "$work/model_ema.safetensors") ||
   { echo "FAIL: the export's training metadata does not say it holds averaged weights"; exit 1; }
+# --vardeq: the learnt dequantizer is written beside the export, and --evaluate with it gives the
+# figure the training ended with (the bound's noise comes from a fixed seed)
+$py "$src/tests/train_check.py" dequant
+$py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.safetensors" --steps 3 --batch 8 \
+  --warmup 1 --holdout 0.25 --threads 2 --log-every 0 --vardeq --out "$work/model_vd.safetensors" | tee "$work/train_vd.log"
+vd=$(sed -n 's/.*final:.*held-out bpd \([0-9.]*\) with the learnt dequantizer.*/\1/p' "$work/train_vd.log")
+[ -s "$work/model_vd.dequant.safetensors" ] || { echo "FAIL: --vardeq wrote no model_vd.dequant.safetensors"; exit 1; }
+ev=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model_vd.safetensors" --evaluate \
+  --dequantizer "$work/model_vd.dequant.safetensors" --holdout 0.25 --threads 2 |
+  sed -n 's/.*: held-out bpd \([0-9.]*\) with the learnt dequantizer.*/\1/p')
+echo "--vardeq: training's final bound $vd, --evaluate --dequantizer on the export $ev"
+[ -n "$vd" ] && [ "$ev" = "$vd" ] || { echo "FAIL: --evaluate --dequantizer gave '$ev', training ended with '$vd'"; exit 1; }
+grep -q 'learnt dequantizer model_vd.dequant.safetensors' <($check meta "$work/model_vd.safetensors") ||
+  { echo "FAIL: the export's training metadata does not give the learnt dequantizer's figure"; exit 1; }
 echo "training wall time (all runs, incl. start-up): $(( $(date +%s) - t0 )) s"
 
 "$glowcam" model-info "$work/model2.safetensors"

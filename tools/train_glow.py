@@ -24,6 +24,11 @@ the time budget, gradient-norm clipping, data-dependent actnorm init, random ort
 invconv init. Held-out bits/dim (with dequantization noise, fixed seed) after every epoch.
 --ema D keeps an exponential moving average of the weights (Polyak averaging, as openai/glow
 does): it is what gets evaluated next to the raw weights and what gets exported.
+--vardeq trains a learnt dequantizer q(u | x) with the model (tools/dequant_torch.py, Flow++'s
+variational dequantization): the loss and the held-out figure become that tighter bound on the
+same discrete likelihood, the usual uniform figure is still printed beside it, and the
+dequantizer is written next to the export (OUT.dequant.safetensors; --dequantizer FILE resumes it
+or, with --evaluate, measures a model with it). glowcam itself never uses it.
 --optimizer adamax and --logscale-lr 3 are openai/glow's other choices; from scratch on the 64x64
 CelebA crops both trained slower here than the defaults (models/README.md gives the figures).
 The export (safetensors, full metadata, written to a temp name then renamed) happens at
@@ -47,6 +52,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dequant_torch as dq  # noqa: E402
 import glow_torch as gt  # noqa: E402
 import st_io  # noqa: E402
 
@@ -186,6 +192,25 @@ def heldout_bpd_iw(model, data, idx, device, batch, k):
     return tot / len(idx), tot1 / len(idx)
 
 
+@torch.no_grad()
+def heldout_bpd_vardeq(model, deq, data, idx, device, batch):
+    """Mean bits/dim of the held-out faces under the learnt dequantizer's bound (noise from a
+    fixed seed, like heldout_bpd)."""
+    tot = 0.0
+    with evaluating(model, device, 1234):
+        deq.eval()
+        for i in range(0, len(idx), batch):
+            u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
+            tot += float(dq.bound_bpd(model, deq, u8).double().sum())
+        deq.train()
+    return tot / len(idx)
+
+
+def dequantizer_path(out):
+    base = out[:-len(".safetensors")] if out.endswith(".safetensors") else out
+    return base + ".dequant.safetensors"
+
+
 def export(model, path, extra):
     """m.save() writes the DESIGN.md metadata; the train.* keys are added to that file."""
     tmp = path + ".export"
@@ -245,6 +270,10 @@ def main():
     ap.add_argument("--iw", type=int, default=0, metavar="K",
                     help="with --evaluate: also the importance-weighted bits/dim over K dequantization draws "
                          "(a tighter bound on the same discrete likelihood)")
+    ap.add_argument("--vardeq", action="store_true",
+                    help="train a learnt dequantizer with the model (variational dequantization, Flow++)")
+    ap.add_argument("--dequantizer", metavar="FILE",
+                    help="a dequantizer file (OUT.dequant.safetensors) to resume, or to evaluate with")
     args = ap.parse_args()
     if args.evaluate:
         if not args.resume:
@@ -309,9 +338,19 @@ def main():
         g = torch.Generator().manual_seed(args.seed)
         pick = tr_idx[torch.randperm(len(tr_idx), generator=g)[:args.init_batch].numpy()]
         model.data_init(model.dequantize(data[torch.from_numpy(pick).to(dev)]))
+    deq = None
+    if args.dequantizer:
+        deq = dq.Dequantizer.from_file(args.dequantizer).to(dev)
+        log("dequantizer from %s" % args.dequantizer)
+    elif args.vardeq:
+        deq = dq.Dequantizer().to(dev)
     if args.evaluate:
         bpd, bpd_c = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
         log("%s: held-out bpd %.4f (bin centres %.4f) on %d faces" % (args.resume, bpd, bpd_c, len(ho_eval)))
+        if deq is not None:
+            log("%s: held-out bpd %.4f with the learnt dequantizer %s" %
+                (args.resume, heldout_bpd_vardeq(model, deq, data, ho_eval, dev, max(args.batch, 256)),
+                 args.dequantizer))
         if args.iw > 0:
             iw, one = heldout_bpd_iw(model, data, ho_eval, dev, max(args.batch, 64), args.iw)
             log("%s: held-out bpd %.4f importance-weighted over %d dequantization draws (the same draws one at "
@@ -325,14 +364,23 @@ def main():
 
     logscales = [p for n, p in model.named_parameters() if n.endswith("logscale")]
     others = [p for n, p in model.named_parameters() if not n.endswith("logscale")]
+    if deq is not None:
+        others += list(deq.parameters())
     groups = [{"params": others, "lr_factor": 1.0}, {"params": logscales, "lr_factor": args.logscale_lr}]
     opt = (torch.optim.Adamax if args.optimizer == "adamax" else torch.optim.Adam)(groups, lr=args.lr)
     # The averaged copy starts from the initialised or resumed weights; it is never trained.
+    # The dequantizer is averaged with it: the bound is a figure of the pair.
     avg = copy.deepcopy(model) if args.ema > 0 else None
-    if avg is not None:
-        for p in avg.parameters():
-            p.requires_grad_(False)
+    avg_deq = copy.deepcopy(deq) if args.ema > 0 and deq is not None else None
+    for m in (avg, avg_deq):
+        if m is not None:
+            for p in m.parameters():
+                p.requires_grad_(False)
     out_model = avg if avg is not None else model
+    out_deq = avg_deq if avg_deq is not None else deq
+    trained = list(model.parameters()) + (list(deq.parameters()) if deq is not None else [])
+    averaged = (list(avg.parameters()) + (list(avg_deq.parameters()) if avg_deq is not None else [])
+                if avg is not None else [])
     budget = args.minutes * 60.0
     steps_per_epoch = max(1, len(tr_idx) // args.batch)
     max_steps = args.steps if args.steps > 0 else (int(args.epochs * steps_per_epoch) if args.epochs > 0 else 0)
@@ -340,7 +388,7 @@ def main():
     run = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"), "hardware": hw,
            "data": args.data_desc or ",".join(os.path.basename(p) for p in args.data),
            "faces_train": len(tr_idx), "faces_heldout": len(ho_idx), "batch": args.batch, "lr": args.lr,
-           "ema": args.ema, "optimizer": args.optimizer, "logscale_lr": args.logscale_lr,
+           "ema": args.ema, "optimizer": args.optimizer, "logscale_lr": args.logscale_lr, "vardeq": deq is not None,
            "seconds": 0.0, "images": 0, "steps": 0, "heldout_bpd": None}
     state = {"stop": False}
 
@@ -362,6 +410,9 @@ def main():
                     (secs / 60, len(hist), hw, imgs, imgs / max(1, len(tr_idx)), len(tr_idx), bpd_s,
                      len(ho_idx), run["data"]))
         ema = " (weights: moving average, decay %g)" % args.ema if avg is not None else ""
+        if deq is not None and run.get("heldout_bpd_vardeq") is not None:
+            training += ("; %.4f with the learnt dequantizer %s (variational bound)" %
+                         (run["heldout_bpd_vardeq"], os.path.basename(dequantizer_path(args.out))))
         out_model.config["name"] = args.name or model.config.get("name") or "glowcam-%d" % S
         out_model.config["description"] = (args.description or model.config.get("description") or
                                            "glowcam's own %dx%d Glow face model, trained with tools/train_glow.py" %
@@ -372,6 +423,10 @@ def main():
                  "train.heldout_bpd": bpd_s, "train.heldout_faces": str(len(ho_idx)),
                  "train.tool": "tools/train_glow.py"}
         export(out_model, args.out, extra)
+        if deq is not None:
+            bv = run.get("heldout_bpd_vardeq")
+            out_deq.save(dequantizer_path(args.out), {"model": os.path.basename(args.out),
+                                                      "train.heldout_bpd_vardeq": "%.4f" % bv if bv is not None else "n/a"})
         log("%s %s (held-out bpd %s)" % ("exported" if final else "checkpoint", args.out, bpd_s))
 
     def evaluate_run():
@@ -380,6 +435,10 @@ def main():
         run["heldout_bpd"] = bn
         run["heldout_bpd_centres"] = bc
         msg = "%.4f (bin centres %.4f)" % (bn, bc)
+        if deq is not None:
+            bv = heldout_bpd_vardeq(out_model, out_deq, data, ho_eval, dev, max(args.batch, 256))
+            run["heldout_bpd_vardeq"] = bv
+            msg = "%.4f with the learnt dequantizer, uniform %s" % (bv, msg)
         if avg is not None:
             rn, _ = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
             run["heldout_bpd_raw"] = rn
@@ -406,11 +465,11 @@ def main():
             for gr in opt.param_groups:
                 gr["lr"] = lr * gr["lr_factor"]
             u8 = batch_u8(data, perm[b * args.batch:(b + 1) * args.batch], dev, not args.no_flip)
-            loss = model.nll_bpd(model.dequantize(u8)).mean()
+            loss = (dq.bound_bpd(model, deq, u8) if deq is not None else model.nll_bpd(model.dequantize(u8))).mean()
             lossv = float(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip))
+            gn = float(torch.nn.utils.clip_grad_norm_(trained, args.clip))
             if not math.isfinite(gn) or not math.isfinite(lossv):
                 log("step %d: non-finite loss or gradient (%s, %s): step skipped" % (step, lossv, gn))
                 opt.zero_grad(set_to_none=True)
@@ -418,7 +477,7 @@ def main():
             opt.step()
             if avg is not None:
                 with torch.no_grad():
-                    for pa, p in zip(avg.parameters(), model.parameters()):
+                    for pa, p in zip(averaged, trained):
                         pa.lerp_(p, 1.0 - args.ema)
             step += 1
             run["steps"] = step
