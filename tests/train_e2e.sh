@@ -86,6 +86,14 @@ ev=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/m
   sed -n 's/.*: held-out bpd \([0-9.]*\) with the learnt dequantizer.*/\1/p')
 echo "--vardeq: training's final bound $vd, --evaluate --dequantizer on the export $ev"
 [ -n "$vd" ] && [ "$ev" = "$vd" ] || { echo "FAIL: --evaluate --dequantizer gave '$ev', training ended with '$vd'"; exit 1; }
+iw=$($py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model_vd.safetensors" --evaluate \
+  --dequantizer "$work/model_vd.dequant.safetensors" --iw 4 --holdout 0.25 --threads 2 | grep importance-weighted)
+echo "--evaluate --dequantizer --iw 4: $iw"
+$py -c "
+import re, sys
+iw, one = map(float, re.search(r'bpd ([0-9.]+) importance.*learnt dequant.*one at a time: ([0-9.]+)', sys.argv[1]).groups())
+sys.exit(0 if iw <= one and abs(one - float(sys.argv[2])) < 0.05 else 1)" "$iw" "$vd" ||
+  { echo "FAIL: --iw with the learnt dequantizer out of order or far from $vd"; exit 1; }
 grep -q 'learnt dequantizer model_vd.dequant.safetensors' <($check meta "$work/model_vd.safetensors") ||
   { echo "FAIL: the export's training metadata does not give the learnt dequantizer's figure"; exit 1; }
 echo "training wall time (all runs, incl. start-up): $(( $(date +%s) - t0 )) s"

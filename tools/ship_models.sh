@@ -55,6 +55,14 @@ for f in "${files[@]}"; do
     echo "ship_models: $name: $out (round trip exact)"
   done
   cp "$f" "$root/models/$name.safetensors.tmp" && mv "$root/models/$name.safetensors.tmp" "$root/models/$name.safetensors"
+  # train_glow.py --vardeq's learnt dequantizer: ships beside its model so that the card's
+  # variational figure can be measured again (--evaluate --dequantizer); glowcam never reads it
+  dq=${f%.safetensors}.dequant.safetensors
+  if [ -s "$dq" ]; then
+    cp "$dq" "$root/models/$name.dequant.safetensors.tmp" && mv "$root/models/$name.dequant.safetensors.tmp" "$root/models/$name.dequant.safetensors"
+  else
+    rm -f "$root/models/$name.dequant.safetensors"
+  fi
   mkdir -p "$root/models/card"
   $py "$root/tools/card_images.py" "$root/models/$name.safetensors" --faces "$faces" --out "$root/models/card" \
     --scale $((128 / S > 1 ? 128 / S : 1)) 2>&1 | grep -v -i "warn\|from_numpy" || true
@@ -76,8 +84,8 @@ import json, os, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(sys.argv[1]), "tools"))
 import st_io
 d = sys.argv[1]
-rows = ["| model | held-out bits/dim, dequantized (the usual bound) | at bin centres (what `glowcam encode` prints) | faces held out | training | hardware | images seen | runs |",
-        "|---|---|---|---|---|---|---|---|"]
+rows = ["| model | held-out bits/dim, dequantized (the usual bound) | with the learnt dequantizer (a tighter bound) | at bin centres (what `glowcam encode` prints) | faces held out | training | hardware | images seen | runs |",
+        "|---|---|---|---|---|---|---|---|---|"]
 for n in ("glowcam-64", "glowcam-128"):
     p = os.path.join(d, n + ".safetensors")
     if not os.path.exists(p):
@@ -86,8 +94,10 @@ for n in ("glowcam-64", "glowcam-128"):
     hist = json.loads(m.get("train.history", "[]"))
     hw = "; ".join(sorted({h.get("hardware", "?") for h in hist}))
     bc = hist[-1].get("heldout_bpd_centres") if hist else None
-    rows.append("| `%s.safetensors` | %s | %s | %s | %.1f min | %s | %s | %d |" % (
-        n, m.get("train.heldout_bpd", "?"), "%.4f" % bc if bc is not None else "?", m.get("train.heldout_faces", "?"),
+    bv = hist[-1].get("heldout_bpd_vardeq") if hist else None
+    rows.append("| `%s.safetensors` | %s | %s | %s | %s | %.1f min | %s | %s | %d |" % (
+        n, m.get("train.heldout_bpd", "?"), "%.4f (`%s.dequant.safetensors`)" % (bv, n) if bv is not None else "-",
+        "%.4f" % bc if bc is not None else "?", m.get("train.heldout_faces", "?"),
         float(m.get("train.seconds", 0)) / 60,
         hw, m.get("train.images_seen", "?"), len(hist)))
 table = "\n".join(rows)

@@ -173,19 +173,24 @@ def heldout_bpd(model, data, idx, device, batch):
 
 
 @torch.no_grad()
-def heldout_bpd_iw(model, data, idx, device, batch, k):
+def heldout_bpd_iw(model, data, idx, device, batch, k, deq=None):
     """Mean bits/dim of the held-out faces, importance-weighted over k dequantization draws:
-    -log2 of the mean over draws of p(x + u), per dimension. Each draw alone gives the usual
-    bound; their log-mean-exp is a tighter bound on the same discrete likelihood (it tends to
-    -log2 P(x) as k grows; Flow++, Ho et al. 2019), so the gap to the usual figure is what
-    uniform dequantization costs, not what the model lacks. Returns it and the mean of the
-    same draws' single bounds (never below it: log-mean-exp >= mean of logs)."""
+    -log2 of the mean over draws of p(x + u) / q(u | x), per dimension (q uniform, or the learnt
+    dequantizer). Each draw alone gives the single-draw bound; their log-mean-exp is a tighter
+    bound on the same discrete likelihood (it tends to -log2 P(x) as k grows; Flow++, Ho et al.
+    2019), so the gap to the usual figure is what the dequantization costs, not what the model
+    lacks. Returns it and the mean of the same draws' single bounds (never below it:
+    log-mean-exp >= mean of logs)."""
+    def one_draw(u8):
+        return dq.bound_bpd(model, deq, u8) if deq is not None else model.nll_bpd(model.dequantize(u8))
     tot, tot1 = 0.0, 0.0
     with evaluating(model, device, 4321):
+        if deq is not None:
+            deq.eval()
         for i in range(0, len(idx), batch):
             u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
             D = 3 * u8.shape[1] * u8.shape[2]
-            bpd = torch.stack([model.nll_bpd(model.dequantize(u8)).double() for _ in range(k)])  # [k, n]
+            bpd = torch.stack([one_draw(u8).double() for _ in range(k)])  # [k, n]
             ll = -bpd * D * math.log(2.0)
             tot += float((-(torch.logsumexp(ll, 0) - math.log(k)) / (D * math.log(2.0))).sum())
             tot1 += float(bpd.mean(0).sum())
@@ -272,6 +277,8 @@ def main():
                          "(a tighter bound on the same discrete likelihood)")
     ap.add_argument("--vardeq", action="store_true",
                     help="train a learnt dequantizer with the model (variational dequantization, Flow++)")
+    ap.add_argument("--vardeq-size", default="16,48,2", metavar="F,H,S",
+                    help="a new dequantizer's feature channels, hidden channels and coupling pairs")
     ap.add_argument("--dequantizer", metavar="FILE",
                     help="a dequantizer file (OUT.dequant.safetensors) to resume, or to evaluate with")
     args = ap.parse_args()
@@ -343,7 +350,7 @@ def main():
         deq = dq.Dequantizer.from_file(args.dequantizer).to(dev)
         log("dequantizer from %s" % args.dequantizer)
     elif args.vardeq:
-        deq = dq.Dequantizer().to(dev)
+        deq = dq.Dequantizer(*(int(v) for v in args.vardeq_size.split(","))).to(dev)
     if args.evaluate:
         bpd, bpd_c = heldout_bpd(model, data, ho_eval, dev, max(args.batch, 256))
         log("%s: held-out bpd %.4f (bin centres %.4f) on %d faces" % (args.resume, bpd, bpd_c, len(ho_eval)))
@@ -352,12 +359,15 @@ def main():
                 (args.resume, heldout_bpd_vardeq(model, deq, data, ho_eval, dev, max(args.batch, 256)),
                  args.dequantizer))
         if args.iw > 0:
-            iw, one = heldout_bpd_iw(model, data, ho_eval, dev, max(args.batch, 64), args.iw)
-            log("%s: held-out bpd %.4f importance-weighted over %d dequantization draws (the same draws one at "
-                "a time: %.4f)" % (args.resume, iw, args.iw, one))
+            iw, one = heldout_bpd_iw(model, data, ho_eval, dev, max(args.batch, 64), args.iw, deq)
+            log("%s: held-out bpd %.4f importance-weighted over %d %sdequantization draws (the same draws one at "
+                "a time: %.4f)" % (args.resume, iw, args.iw, "learnt " if deq is not None else "", one))
         return
     cfg = model.config
     nparam = sum(p.numel() for p in model.parameters())
+    if deq is not None:
+        log("learnt dequantizer: %s, %.2fM parameters" %
+            (deq.config, sum(p.numel() for p in deq.parameters()) / 1e6))
     log("model: %dx%d, %d levels, depth %d, width %d, %s coupling, edge padding %s, n_bits %d, %.2fM parameters" %
         (S, S, cfg["n_levels"], cfg["depth"], cfg["width"], cfg["coupling"], cfg["edge_padding"],
          cfg["n_bits"], nparam / 1e6))
