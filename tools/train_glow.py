@@ -185,8 +185,6 @@ def heldout_bpd_iw(model, data, idx, device, batch, k, deq=None):
         return dq.bound_bpd(model, deq, u8) if deq is not None else model.nll_bpd(model.dequantize(u8))
     tot, tot1 = 0.0, 0.0
     with evaluating(model, device, 4321):
-        if deq is not None:
-            deq.eval()
         for i in range(0, len(idx), batch):
             u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
             D = 3 * u8.shape[1] * u8.shape[2]
@@ -203,11 +201,9 @@ def heldout_bpd_vardeq(model, deq, data, idx, device, batch):
     fixed seed, like heldout_bpd)."""
     tot = 0.0
     with evaluating(model, device, 1234):
-        deq.eval()
         for i in range(0, len(idx), batch):
             u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
             tot += float(dq.bound_bpd(model, deq, u8).double().sum())
-        deq.train()
     return tot / len(idx)
 
 
