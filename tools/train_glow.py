@@ -172,6 +172,12 @@ def heldout_bpd(model, data, idx, device, batch):
     return tot_n / len(idx), tot_c / len(idx)
 
 
+def draw_bpd(model, deq, u8):
+    """Bits/dim per image of one dequantization draw: uniform noise, or the learnt dequantizer's
+    bound when deq is given (what training minimises)."""
+    return dq.bound_bpd(model, deq, u8) if deq is not None else model.nll_bpd(model.dequantize(u8))
+
+
 @torch.no_grad()
 def heldout_bpd_iw(model, data, idx, device, batch, k, deq=None):
     """Mean bits/dim of the held-out faces, importance-weighted over k dequantization draws:
@@ -181,14 +187,12 @@ def heldout_bpd_iw(model, data, idx, device, batch, k, deq=None):
     2019), so the gap to the usual figure is what the dequantization costs, not what the model
     lacks. Returns it and the mean of the same draws' single bounds (never below it:
     log-mean-exp >= mean of logs)."""
-    def one_draw(u8):
-        return dq.bound_bpd(model, deq, u8) if deq is not None else model.nll_bpd(model.dequantize(u8))
     tot, tot1 = 0.0, 0.0
     with evaluating(model, device, 4321):
         for i in range(0, len(idx), batch):
             u8 = data[torch.from_numpy(idx[i:i + batch]).to(device)]
             D = 3 * u8.shape[1] * u8.shape[2]
-            bpd = torch.stack([one_draw(u8).double() for _ in range(k)])  # [k, n]
+            bpd = torch.stack([draw_bpd(model, deq, u8).double() for _ in range(k)])  # [k, n]
             ll = -bpd * D * math.log(2.0)
             tot += float((-(torch.logsumexp(ll, 0) - math.log(k)) / (D * math.log(2.0))).sum())
             tot1 += float(bpd.mean(0).sum())
@@ -471,7 +475,7 @@ def main():
             for gr in opt.param_groups:
                 gr["lr"] = lr * gr["lr_factor"]
             u8 = batch_u8(data, perm[b * args.batch:(b + 1) * args.batch], dev, not args.no_flip)
-            loss = (dq.bound_bpd(model, deq, u8) if deq is not None else model.nll_bpd(model.dequantize(u8))).mean()
+            loss = draw_bpd(model, deq, u8).mean()
             lossv = float(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
