@@ -9,6 +9,9 @@
     train_check.py dequant                         tools/dequant_torch.py: a new dequantizer is uniform
                                                    (log q = 0), and with random weights its log q is the
                                                    change of variables through the exact Jacobian (torch)
+    train_check.py grow                            tools/glow_grow.py: a model deepened 2x and 3x encodes to
+                                                   the same latents and bits/dim (float64) and decodes back;
+                                                   depths that are not multiples are refused (torch)
 """
 import json
 import os
@@ -61,6 +64,45 @@ def check_dequant():
           (got, J.shape[0], J.shape[1], want, float(u.min()), float(u.max())))
     if not abs(got - want) < 1e-6 * max(1.0, abs(want)) or not (0 < float(u.min()) and float(u.max()) < 1):
         fail("log q(u | x) is not the change of variables of the dequantizer's map")
+
+
+def check_grow():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import torch
+    import glow_grow
+    import glow_torch as gt
+    torch.manual_seed(5)
+    for edge in (False, True):
+        cfg = gt.make_config(image_size=16, n_levels=2, depth=2, width=8, coupling="affine", n_bits=5,
+                             edge_padding=edge, level_post=False)
+        m = gt.Glow(cfg).double()
+        gt.random_init(m, seed=11, scale=0.5)
+        u8 = torch.randint(0, 256, (3, 16, 16, 3), dtype=torch.uint8)
+        z0, b0 = m.encode(u8)
+        for depth in (4, 6):
+            big, new = glow_grow.deepen(m, depth)
+            glow_grow.init_new_steps(big, new, m.dequantize(u8))
+            z1, b1 = big.encode(u8)
+            rel = float((z1 - z0).norm() / z0.norm())
+            db = float((b1 - b0).abs().max())
+            back = big.decode(z1)
+            same = bool((back == m.postprocess(m.preprocess(u8))).all())
+            moved = sum(float(p.abs().sum()) for st in new for p in (st.coupling.conv1.actnorm.logscale,
+                                                                     st.coupling.conv2.actnorm.logscale))
+            print("deepen depth 2 -> %d (edge padding %s): %d new steps, latent relative error %.3g, max |d bpd| %.3g, "
+                  "round trip %s, hidden actnorms initialised from data: %s" %
+                  (depth, edge, len(new), rel, db, "exact" if same else "NOT exact", moved > 0))
+            if big.config["depth"] != depth or len(new) != 2 * (depth - 2):
+                fail("the deepened model has depth %d with %d new steps" % (big.config["depth"], len(new)))
+            if not rel < 1e-12 or not db < 1e-12 or not same or not moved > 0:
+                fail("deepening changed what the model computes (or skipped the data-dependent init)")
+    for bad in (2, 3):
+        try:
+            glow_grow.deepen(m, bad)
+        except ValueError as e:
+            print("depth %d refused: %s" % (bad, e))
+        else:
+            fail("deepen accepted depth %d for a depth-2 model" % bad)
 
 
 def main():
@@ -117,6 +159,8 @@ def main():
         float(meta["train.heldout_bpd"])
     elif cmd == "dequant":
         check_dequant()
+    elif cmd == "grow":
+        check_grow()
     else:
         fail("unknown check %s" % cmd)
 

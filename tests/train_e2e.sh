@@ -96,20 +96,33 @@ sys.exit(0 if iw <= one and abs(one - float(sys.argv[2])) < 0.05 else 1)" "$iw" 
   { echo "FAIL: --iw with the learnt dequantizer out of order or far from $vd"; exit 1; }
 grep -q 'learnt dequantizer model_vd.dequant.safetensors' <($check meta "$work/model_vd.safetensors") ||
   { echo "FAIL: the export's training metadata does not give the learnt dequantizer's figure"; exit 1; }
+# --grow-depth: a resumed model deepened from 2 to 4 steps per level (the function-preserving
+# growth itself is checked in float64 by train_check.py grow); glowcam loads it below
+$check grow
+$py "$src/tools/train_glow.py" --data "$work/faces32.npy" --resume "$work/model.safetensors" --grow-depth 4 --steps 2 \
+  --batch 8 --warmup 1 --holdout 0.25 --threads 2 --log-every 0 --out "$work/model_grown.safetensors" | tee "$work/train_grow.log"
+$py -c "
+import json, sys; sys.path.insert(0, sys.argv[2] + '/tools'); import st_io
+meta = st_io.read(sys.argv[1])[1]
+last = json.loads(meta['train.history'])[-1]
+sys.exit(0 if meta['depth'] == '4' and last.get('grown', '').startswith('depth 2 -> 4') else 1)" "$work/model_grown.safetensors" "$src" ||
+  { echo "FAIL: the grown export is not depth 4, or its history does not record the growth"; exit 1; }
 echo "training wall time (all runs, incl. start-up): $(( $(date +%s) - t0 )) s"
 
-"$glowcam" model-info "$work/model2.safetensors"
-: >"$work/list.txt"
-n=0
-for crop in $(ls "$work/aligned/utkface"/*.png | sed -n 1,2p) $(ls "$work/aligned/celeba"/*.png | sed -n 1p); do
-  for be in reference cpu; do
-    out=$("$glowcam" encode "$crop" -m "$work/model2.safetensors" -o "$work/z$n.npy" --backend $be)
-    echo "$be: $out"
-    b=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) bits\/dim.*/\1/p')
-    "$glowcam" decode "$work/z$n.npy" -m "$work/model2.safetensors" -o "$work/back$n.png" --backend $be
-    echo "$crop $work/z$n.npy $b $work/back$n.png 5" >>"$work/list.txt"
-    n=$((n + 1))
+for model in model2 model_grown; do
+  "$glowcam" model-info "$work/$model.safetensors"
+  : >"$work/list.txt"
+  n=0
+  for crop in $(ls "$work/aligned/utkface"/*.png | sed -n 1,2p) $(ls "$work/aligned/celeba"/*.png | sed -n 1p); do
+    for be in reference cpu; do
+      out=$("$glowcam" encode "$crop" -m "$work/$model.safetensors" -o "$work/z$n.npy" --backend $be)
+      echo "$model, $be: $out"
+      b=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) bits\/dim.*/\1/p')
+      "$glowcam" decode "$work/z$n.npy" -m "$work/$model.safetensors" -o "$work/back$n.png" --backend $be
+      echo "$crop $work/z$n.npy $b $work/back$n.png 5" >>"$work/list.txt"
+      n=$((n + 1))
+    done
   done
+  $check latent "$work/$model.safetensors" "$work/list.txt"
+  echo "PASS: $model: $n latents (reference and cpu backends) match PyTorch and round-trip exactly"
 done
-$check latent "$work/model2.safetensors" "$work/list.txt"
-echo "PASS: $n latents (reference and cpu backends) match PyTorch and round-trip exactly"

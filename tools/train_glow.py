@@ -29,6 +29,8 @@ variational dequantization): the loss and the held-out figure become that tighte
 same discrete likelihood, the usual uniform figure is still printed beside it, and the
 dequantizer is written next to the export (OUT.dequant.safetensors; --dequantizer FILE resumes it
 or, with --evaluate, measures a model with it). glowcam itself never uses it.
+--grow-depth K deepens a resumed model to K steps per level without changing its function (new
+steps start as identities, tools/glow_grow.py), so extra capacity starts from the trained model.
 --optimizer adamax and --logscale-lr 3 are openai/glow's other choices; from scratch on the 64x64
 CelebA crops both trained slower here than the defaults (models/README.md gives the figures).
 The export (safetensors, full metadata, written to a temp name then renamed) happens at
@@ -53,6 +55,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dequant_torch as dq  # noqa: E402
+import glow_grow  # noqa: E402
 import glow_torch as gt  # noqa: E402
 import st_io  # noqa: E402
 
@@ -281,7 +284,12 @@ def main():
                     help="a new dequantizer's feature channels, hidden channels and coupling pairs")
     ap.add_argument("--dequantizer", metavar="FILE",
                     help="a dequantizer file (OUT.dequant.safetensors) to resume, or to evaluate with")
+    ap.add_argument("--grow-depth", type=int, default=0, metavar="K",
+                    help="with --resume: deepen the model to K steps per level (a multiple of its depth) "
+                         "by inserting identity steps (tools/glow_grow.py), then train")
     args = ap.parse_args()
+    if args.grow_depth and not args.resume:
+        ap.error("--grow-depth needs --resume MODEL")
     if args.evaluate:
         if not args.resume:
             ap.error("--evaluate needs --resume MODEL")
@@ -335,6 +343,17 @@ def main():
         log("resumed from %s (%d earlier runs, %.1f min, %d images seen)" %
             (args.resume, len(history), prev["seconds"] / 60, prev["images"]))
         model = model.to(dev)
+        if args.grow_depth:
+            k0 = model.config["depth"]
+            try:
+                model, new_steps = glow_grow.deepen(model, args.grow_depth)
+            except ValueError as e:
+                raise SystemExit("%s: %s" % (args.resume, e))
+            g = torch.Generator().manual_seed(args.seed)
+            pick = tr_idx[torch.randperm(len(tr_idx), generator=g)[:args.init_batch].numpy()]
+            glow_grow.init_new_steps(model, new_steps, model.dequantize(data[torch.from_numpy(pick).to(dev)]))
+            grown = "depth %d -> %d (tools/glow_grow.py: identity steps inserted)" % (k0, args.grow_depth)
+            log("grown: " + grown)
     else:
         cfg = gt.make_config(image_size=S, n_levels=args.levels, depth=args.depth, width=args.width,
                              coupling=args.coupling, n_bits=args.n_bits, edge_padding=args.edge_padding,
@@ -400,6 +419,8 @@ def main():
            "faces_train": len(tr_idx), "faces_heldout": len(ho_idx), "batch": args.batch, "lr": args.lr,
            "ema": args.ema, "optimizer": args.optimizer, "logscale_lr": args.logscale_lr, "vardeq": deq is not None,
            "seconds": 0.0, "images": 0, "steps": 0, "heldout_bpd": None}
+    if args.grow_depth:
+        run["grown"] = grown
     state = {"stop": False}
 
     def on_signal(signum, frame):
