@@ -3,7 +3,7 @@
 # Made for the lent H100 (CUDA + PyTorch + numpy + PIL there; no ffmpeg, dlib or network):
 # the training set travels as JPEG packs in .dev/gpu (tools/prepare_dataset.sh makes them).
 #
-# Usage: tools/gpu_train.sh [--minutes M] [--quick] [--resume64 F] [--resume128 F] [--only64]
+# Usage: tools/gpu_train.sh [--minutes M] [--quick] [--resume64 F] [--resume128 F] [--only64] [--grow64 K]
 #   --minutes M   training time of each model (default 5.5; both run concurrently, so the
 #                 wall time is about M + 1 minutes: unpacking, start-up, final eval, export)
 #   --quick       a few steps of tiny models on the CPU or GPU (tests this script)
@@ -11,6 +11,8 @@
 #   --only64      the 64x64 model alone, from .dev/gpu64 (CelebA at 64, 18 MB): with the shipped
 #                 models in the repo (19 MB) the full packs no longer fit the 64 MiB the device
 #                 call carries; carry .dev/gpu64 instead of .dev/gpu
+#   --grow64 K    with --resume64: deepen the 64x64 model to K steps per level first
+#                 (train_glow.py --grow-depth; the deeper model costs K/8 times the CPU time)
 # Writes into $OUT (or .dev/gpu_out when OUT is unset): glowcam-64.safetensors,
 # glowcam-128.safetensors, train64.log, train128.log, env.log (each file < 16 MiB).
 #
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/.."
 minutes=5.5
 quick=0
 only64=0
-r64=""; r128=""
+r64=""; r128=""; grow64=""
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
@@ -30,7 +32,8 @@ while [ $# -gt 0 ]; do
     --resume64) r64=$2; shift 2 ;;
     --resume128) r128=$2; shift 2 ;;
     --only64) only64=1; shift ;;
-    *) echo "usage: $0 [--minutes M] [--quick] [--resume64 F] [--resume128 F]" >&2; exit 2 ;;
+    --grow64) grow64=$2; shift 2 ;;
+    *) echo "usage: $0 [--minutes M] [--quick] [--resume64 F] [--resume128 F] [--only64] [--grow64 K]" >&2; exit 2 ;;
   esac
 done
 out=${OUT:-.dev/gpu_out}
@@ -79,6 +82,10 @@ fi
 # model back (seen: held-out 1.47 -> 2.4 bits/dim in a few steps), so resumes peak at 3e-4.
 [ -n "$r64" ] && a64+=(--resume "$r64" --lr 3e-4)
 [ -n "$r128" ] && a128+=(--resume "$r128" --lr 3e-4)
+if [ -n "$grow64" ]; then
+  [ -n "$r64" ] || { echo "gpu_train: --grow64 needs --resume64" >&2; exit 2; }
+  a64+=(--grow-depth "$grow64")
+fi
 common=(--checkpoint-minutes 2 --log-every 20 --eval-max 1000)
 
 # CelebA alone: UTKFace's tight crops leave 45-65% of an openai-eyes crop outside the photo
