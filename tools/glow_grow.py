@@ -52,8 +52,6 @@ def deepen(model, depth):
             P = torch.eye(c, dtype=torch.float64)[perm]           # (P x)[o] = x[perm[o]]
             s2 = math.log(torch.sigmoid(torch.tensor(2.0, dtype=torch.float64)).item())
             for k, st in enumerate(lev.steps):
-                # per - 1 new steps; each swaps the halves, so an odd count leaves them swapped
-                swaps = per - 1
                 for j in range(per - 1):
                     ns = blev.steps[k * per + j]
                     ns.actnorm.bias.zero_()
@@ -66,13 +64,14 @@ def deepen(model, depth):
                     ns.coupling.conv3.bias.zero_()
                     ns.coupling.conv3.logscale.zero_()
                     new.append(ns)
-                os_ = blev.steps[k * per + per - 1]
-                os_.load_state_dict(st.state_dict())
-                if swaps % 2:
-                    # input is P x: permute the actnorm's vectors and fold P^T into the invconv
-                    os_.actnorm.bias.copy_(st.actnorm.bias[perm])
-                    os_.actnorm.logscale.copy_(st.actnorm.logscale[perm])
-                    os_.invconv.weight.copy_((st.invconv.weight.double() @ P.t()).to(st.invconv.weight.dtype))
+                orig = blev.steps[k * per + per - 1]
+                orig.load_state_dict(st.state_dict())
+                if (per - 1) % 2:
+                    # each new step swaps the halves, so after an odd count the input is P x:
+                    # permute the actnorm's vectors and fold P^T into the invconv
+                    orig.actnorm.bias.copy_(st.actnorm.bias[perm])
+                    orig.actnorm.logscale.copy_(st.actnorm.logscale[perm])
+                    orig.invconv.weight.copy_((st.invconv.weight.double() @ P.t()).to(st.invconv.weight.dtype))
     return big, new
 
 
