@@ -324,6 +324,12 @@ def main():
     log("data: %d faces %dx%d (%d train, %d held out, %d used per eval) on %s" %
         (len(names), S, S, len(tr_idx), len(ho_idx), len(ho_eval), dev))
 
+    def init_batch():
+        """The training faces, dequantized, that data-dependent initialisation sees (seeded)."""
+        g = torch.Generator().manual_seed(args.seed)
+        pick = tr_idx[torch.randperm(len(tr_idx), generator=g)[:args.init_batch].numpy()]
+        return model.dequantize(data[torch.from_numpy(pick).to(dev)])
+
     history = []
     prev = {"seconds": 0.0, "images": 0, "steps": 0}
     if args.resume:
@@ -349,9 +355,7 @@ def main():
                 model, new_steps = glow_grow.deepen(model, args.grow_depth)
             except ValueError as e:
                 raise SystemExit("%s: %s" % (args.resume, e))
-            g = torch.Generator().manual_seed(args.seed)
-            pick = tr_idx[torch.randperm(len(tr_idx), generator=g)[:args.init_batch].numpy()]
-            glow_grow.init_new_steps(model, new_steps, model.dequantize(data[torch.from_numpy(pick).to(dev)]))
+            glow_grow.init_new_steps(model, new_steps, init_batch())
             grown = "depth %d -> %d (tools/glow_grow.py: identity steps inserted)" % (k0, args.grow_depth)
             log("grown: " + grown)
     else:
@@ -361,9 +365,7 @@ def main():
         model = gt.Glow(cfg)
         orthogonal_invconv(model, args.seed)
         model = model.to(dev)
-        g = torch.Generator().manual_seed(args.seed)
-        pick = tr_idx[torch.randperm(len(tr_idx), generator=g)[:args.init_batch].numpy()]
-        model.data_init(model.dequantize(data[torch.from_numpy(pick).to(dev)]))
+        model.data_init(init_batch())
     deq = None
     if args.dequantizer:
         deq = dq.Dequantizer.from_file(args.dequantizer).to(dev)
