@@ -45,6 +45,11 @@ run edit "$G" edit "$ID/obama/obama1_aligned.png" --attribute "$T/smile.safetens
 check "edit: one face edited and pasted back" bash -c "[ \$(cat '$T/edit.rc') = 0 ] && [ -s '$T/edit.png' ] && grep -q '1 face' '$T/edit.log'"
 run eval "$G" eval "$DATA/videos/lp_d11.mp4" "$DATA/videos/lp_d11.mp4" --max-frames 8
 check "eval of a video against itself: fidelity error 0, gain 1" bash -c "grep -q 'expression_fidelity_error=0.0000' '$T/eval.log' && grep -q 'expression_gain=1.000' '$T/eval.log'"
+# -m left out: the shipped model is found from any directory ($GLOWCAM_MODELS here, so the
+# random model stands in for it), not looked up relative to the working directory
+mkdir -p "$T/models_env" "$T/elsewhere" && ln -sf "$(realpath "$M")" "$T/models_env/glowcam-64.safetensors"
+run default env -C "$T/elsewhere" GLOWCAM_MODELS="$T/models_env" "$G" identity show "$T/selena.safetensors" -o mean2.png
+check "identity show without -m, from another directory: the default model found" [ "$(rc default)" = 0 -a -s "$T/elsewhere/mean2.png" ]
 
 # bad input
 run missing "$G" identity build "$T/nothing_here" -m "$M" -o "$T/x.safetensors"

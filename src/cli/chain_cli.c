@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/face_cli.h"
 #include "common/gc.h"
 
@@ -60,19 +61,14 @@ int cli_chain_create(const char *cmd, const struct cli_chain_opts *o, const stru
     char model[4096], target[4096];
     struct pl_chain_params p = *params, *cp = &p; /* what is found here lives only in this frame */
     *out = NULL;
-    if (!cp->model) {
-        if (pl_find_model_file("glowcam-64.safetensors", model, sizeof(model)) < 0) {
-            gc_log(GC_LOG_ERROR, "%s: no model given and the default %s is missing (give --model M)", cmd, model);
+    cp->model = cli_shipped_file(cmd, cp->model, "glowcam-64.safetensors", "model", "--model M", model, sizeof(model));
+    if (!cp->model)
+        return -ENOENT;
+    if (need_target) {
+        cp->target = cli_shipped_file(cmd, cp->target, "default-target.safetensors", "target", "--target ID", target,
+                                      sizeof(target));
+        if (!cp->target)
             return -ENOENT;
-        }
-        cp->model = model;
-    }
-    if (!cp->target && need_target) {
-        if (pl_find_model_file("default-target.safetensors", target, sizeof(target)) < 0) {
-            gc_log(GC_LOG_ERROR, "%s: no target given and the default %s is missing (give --target ID)", cmd, target);
-            return -ENOENT;
-        }
-        cp->target = target;
     }
     struct cli_face_inputs photos;
     int r = detail_photos(&photos, o->detail_photos, cp);

@@ -17,7 +17,7 @@ struct attr_opts {
 int cli_cmd_attribute(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"model", 'm', "model file", offsetof(struct attr_opts, model), OPT_STRING, {.s = CLI_XFER_DEFAULT_MODEL}, 0, 0},
+        {"model", 'm', CLI_XFER_MODEL_HELP, offsetof(struct attr_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
         {"pos", 0, "folder (or image, video) of faces showing the attribute", offsetof(struct attr_opts, pos), OPT_STRING, {.s = NULL}, 0, 0},
         {"neg", 0, "folder (or image, video) of faces without it", offsetof(struct attr_opts, neg), OPT_STRING, {.s = NULL}, 0, 0},
         {"o", 'o', "attribute file to write (.safetensors)", offsetof(struct attr_opts, out), OPT_STRING, {.s = NULL}, 0, 0},
@@ -25,7 +25,7 @@ int cli_cmd_attribute(int argc, char **argv)
         {"every", 0, "videos: use every Nth frame", offsetof(struct attr_opts, every), OPT_INT, {.i = 5}, 1, 10000},
         {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct attr_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
         {0}};
-    const char *usage = "build --pos DIR --neg DIR -m MODEL -o ATTR.safetensors [--name N]";
+    const char *usage = "build --pos DIR --neg DIR -o ATTR.safetensors [-m MODEL] [--name N]";
     struct attr_opts o;
     char **pos;
     int npos;

@@ -21,7 +21,7 @@ struct edit_opts {
 int cli_cmd_edit(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"model", 'm', "model file", offsetof(struct edit_opts, model), OPT_STRING, {.s = CLI_XFER_DEFAULT_MODEL}, 0, 0},
+        {"model", 'm', CLI_XFER_MODEL_HELP, offsetof(struct edit_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
         {"attribute", 0, "attribute vector (.safetensors)", offsetof(struct edit_opts, attr), OPT_STRING, {.s = NULL}, 0, 0},
         {"alpha", 'a', "how far along the vector (negative: away from it)", offsetof(struct edit_opts, alpha), OPT_FLOAT, {.f = 1.0}, -10, 10},
         {"o", 'o', "image to write (PNG or JPEG)", offsetof(struct edit_opts, out), OPT_STRING, {.s = NULL}, 0, 0},

@@ -18,9 +18,14 @@ int cli_xfer_env_open(struct cli_xfer_env *env, const char *model_path, const ch
 {
     memset(env, 0, sizeof(*env));
     struct glow_params gp;
+    char shipped[4096];
     int r;
     if ((r = cli_glow_params(&gp, NULL, backend)) < 0)
         return r;
+    model_path = cli_shipped_file(NULL, model_path, "glowcam-64.safetensors", "model", "-m MODEL", shipped,
+                                  sizeof(shipped));
+    if (!model_path)
+        return -ENOENT;
     if ((r = glow_model_load(&env->model, model_path)) < 0)
         goto fail;
     if ((r = glow_engine_create(&env->engine, env->model, &gp)) < 0)
@@ -245,13 +250,13 @@ struct build_opts {
 static int identity_build(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"model", 'm', "model file", offsetof(struct build_opts, model), OPT_STRING, {.s = CLI_XFER_DEFAULT_MODEL}, 0, 0},
+        {"model", 'm', CLI_XFER_MODEL_HELP, offsetof(struct build_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
         {"o", 'o', "identity file to write (.safetensors)", offsetof(struct build_opts, out), OPT_STRING, {.s = NULL}, 0, 0},
         {"name", 0, "name stored in the file (default: the output's base name)", offsetof(struct build_opts, name), OPT_STRING, {.s = NULL}, 0, 0},
         {"every", 0, "videos: use every Nth frame", offsetof(struct build_opts, every), OPT_INT, {.i = 5}, 1, 10000},
         {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct build_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
         {0}};
-    const char *usage = "PHOTOS...|DIR|VIDEO -m MODEL -o ID.safetensors [--name N] [--every N]";
+    const char *usage = "PHOTOS...|DIR|VIDEO -o ID.safetensors [-m MODEL] [--name N] [--every N]";
     struct build_opts o;
     char **pos;
     int npos;
@@ -343,7 +348,7 @@ static int identity_info(int argc, char **argv)
 static int identity_show(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"model", 'm', "model file (must be the identity's)", offsetof(struct info_opts, model), OPT_STRING, {.s = CLI_XFER_DEFAULT_MODEL}, 0, 0},
+        {"model", 'm', "model file (must be the identity's; default: the shipped glowcam-64)", offsetof(struct info_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
         {"o", 'o', "image to write (PNG or JPEG)", offsetof(struct info_opts, out), OPT_STRING, {.s = NULL}, 0, 0},
         {"backend", 0, "glow backend: auto, vulkan, cpu, reference", offsetof(struct info_opts, backend), OPT_STRING, {.s = "auto"}, 0, 0},
         {0}};
@@ -379,7 +384,7 @@ fail:
 
 int cli_cmd_identity(int argc, char **argv)
 {
-    const char *usage = "usage: glowcam identity build PHOTOS...|DIR|VIDEO -m MODEL -o ID.safetensors [--name N] [--every N]\n"
+    const char *usage = "usage: glowcam identity build PHOTOS...|DIR|VIDEO -o ID.safetensors [-m MODEL] [--name N] [--every N]\n"
                         "       glowcam identity info ID.safetensors [-m MODEL]\n"
                         "       glowcam identity show ID.safetensors -o mean.png [-m MODEL]\n";
     if (argc < 2) {

@@ -53,7 +53,7 @@ static int parse_alphas(const char *s, double *a)
 int cli_cmd_sweep(int argc, char **argv)
 {
     static const struct cli_opt opts[] = {
-        {"model", 'm', "model file", offsetof(struct sweep_opts, model), OPT_STRING, {.s = CLI_XFER_DEFAULT_MODEL}, 0, 0},
+        {"model", 'm', CLI_XFER_MODEL_HELP, offsetof(struct sweep_opts, model), OPT_STRING, {.s = NULL}, 0, 0},
         {"source", 's', "the source face's identity (its mean is subtracted)", offsetof(struct sweep_opts, source), OPT_STRING, {.s = NULL}, 0, 0},
         {"target", 't', "target identity", offsetof(struct sweep_opts, target), OPT_STRING, {.s = NULL}, 0, 0},
         {"alphas", 'a', "FROM:TO:STEP or a comma list", offsetof(struct sweep_opts, alphas), OPT_STRING, {.s = "0.3:0.5:0.02"}, 0, 0},

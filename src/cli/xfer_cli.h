@@ -11,7 +11,8 @@
 #include "glow/glow.h"
 #include "xfer/xfer.h"
 
-#define CLI_XFER_DEFAULT_MODEL "models/glowcam-64.safetensors"
+/* The -m entry of the xfer commands' option tables: left out, the shipped model. */
+#define CLI_XFER_MODEL_HELP "model file (default: the shipped glowcam-64)"
 
 struct cli_xfer_env {
     glow_model *model;
@@ -23,7 +24,8 @@ struct cli_xfer_env {
     size_t dim;            /* latent length */
 };
 
-/* backend: "auto" etc. (NULL = auto); faces: also open the detector and landmarker. */
+/* model_path: NULL for the shipped glowcam-64 (cli_shipped_file); backend: "auto" etc.
+ * (NULL = auto); faces: also open the detector and landmarker. */
 int cli_xfer_env_open(struct cli_xfer_env *env, const char *model_path, const char *backend, int faces);
 void cli_xfer_env_close(struct cli_xfer_env *env);
 
