@@ -84,19 +84,25 @@ import json, os, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(sys.argv[1]), "tools"))
 import st_io
 d = sys.argv[1]
-rows = ["| model | held-out bits/dim, dequantized (the usual bound) | with the learnt dequantizer (a tighter bound) | at bin centres (what `glowcam encode` prints) | faces held out | training | hardware | images seen | runs |",
-        "|---|---|---|---|---|---|---|---|---|"]
+found = []
 for n in ("glowcam-64", "glowcam-128"):
     p = os.path.join(d, n + ".safetensors")
     if not os.path.exists(p):
         continue
     _, m = st_io.read(p)
     hist = json.loads(m.get("train.history", "[]"))
+    found.append((n, m, hist, hist[-1].get("heldout_bpd_vardeq") if hist else None))
+# the learnt-dequantizer column only when a shipped model has one (train_glow.py --vardeq)
+vardeq = any(bv is not None for *_, bv in found)
+rows = ["| model | held-out bits/dim, dequantized (the usual bound) |%s at bin centres (what `glowcam encode` prints) | faces held out | training | hardware | images seen | runs |" % (
+            " with the learnt dequantizer (a tighter bound) |" if vardeq else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if vardeq else "")]
+for n, m, hist, bv in found:
     hw = "; ".join(sorted({h.get("hardware", "?") for h in hist}))
     bc = hist[-1].get("heldout_bpd_centres") if hist else None
-    bv = hist[-1].get("heldout_bpd_vardeq") if hist else None
-    rows.append("| `%s.safetensors` | %s | %s | %s | %s | %.1f min | %s | %s | %d |" % (
-        n, m.get("train.heldout_bpd", "?"), "%.4f (`%s.dequant.safetensors`)" % (bv, n) if bv is not None else "-",
+    col = (" %s |" % ("%.4f (`%s.dequant.safetensors`)" % (bv, n) if bv is not None else "-")) if vardeq else ""
+    rows.append("| `%s.safetensors` | %s |%s %s | %s | %.1f min | %s | %s | %d |" % (
+        n, m.get("train.heldout_bpd", "?"), col,
         "%.4f" % bc if bc is not None else "?", m.get("train.heldout_faces", "?"),
         float(m.get("train.seconds", 0)) / 60,
         hw, m.get("train.images_seen", "?"), len(hist)))
