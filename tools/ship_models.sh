@@ -84,28 +84,28 @@ import json, os, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(sys.argv[1]), "tools"))
 import st_io
 d = sys.argv[1]
-found = []
+head = ["model", "held-out bits/dim, dequantized (the usual bound)", "with the learnt dequantizer (a tighter bound)",
+        "at bin centres (what `glowcam encode` prints)", "faces held out", "training", "hardware", "images seen", "runs"]
+body = []
 for n in ("glowcam-64", "glowcam-128"):
     p = os.path.join(d, n + ".safetensors")
     if not os.path.exists(p):
         continue
     _, m = st_io.read(p)
     hist = json.loads(m.get("train.history", "[]"))
-    found.append((n, m, hist, hist[-1].get("heldout_bpd_vardeq") if hist else None))
+    last = hist[-1] if hist else {}
+    bv, bc = last.get("heldout_bpd_vardeq"), last.get("heldout_bpd_centres")
+    body.append(["`%s.safetensors`" % n, m.get("train.heldout_bpd", "?"),
+                 "%.4f (`%s.dequant.safetensors`)" % (bv, n) if bv is not None else "-",
+                 "%.4f" % bc if bc is not None else "?", m.get("train.heldout_faces", "?"),
+                 "%.1f min" % (float(m.get("train.seconds", 0)) / 60),
+                 "; ".join(sorted({h.get("hardware", "?") for h in hist})), m.get("train.images_seen", "?"),
+                 str(len(hist))])
 # the learnt-dequantizer column only when a shipped model has one (train_glow.py --vardeq)
-vardeq = any(bv is not None for *_, bv in found)
-rows = ["| model | held-out bits/dim, dequantized (the usual bound) |%s at bin centres (what `glowcam encode` prints) | faces held out | training | hardware | images seen | runs |" % (
-            " with the learnt dequantizer (a tighter bound) |" if vardeq else ""),
-        "|---|---|---|---|---|---|---|---|" + ("---|" if vardeq else "")]
-for n, m, hist, bv in found:
-    hw = "; ".join(sorted({h.get("hardware", "?") for h in hist}))
-    bc = hist[-1].get("heldout_bpd_centres") if hist else None
-    col = (" %s |" % ("%.4f (`%s.dequant.safetensors`)" % (bv, n) if bv is not None else "-")) if vardeq else ""
-    rows.append("| `%s.safetensors` | %s |%s %s | %s | %.1f min | %s | %s | %d |" % (
-        n, m.get("train.heldout_bpd", "?"), col,
-        "%.4f" % bc if bc is not None else "?", m.get("train.heldout_faces", "?"),
-        float(m.get("train.seconds", 0)) / 60,
-        hw, m.get("train.images_seen", "?"), len(hist)))
+if all(r[2] == "-" for r in body):
+    head, body = head[:2] + head[3:], [r[:2] + r[3:] for r in body]
+rows = ["| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head)] + body]
+rows[1] = rows[1].replace(" ", "")
 table = "\n".join(rows)
 readme = os.path.join(d, "README.md")
 s = open(readme).read()
