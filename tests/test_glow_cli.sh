@@ -55,6 +55,9 @@ expect 1 "not an image" "notimage.png" -- "$G" encode notimage.png -m "$m" -o x.
 expect 1 "latent of the wrong length" "l1.npy" -- "$G" decode l1.npy -m "$small" -o x.png
 echo "garbage" > bad.safetensors
 expect 1 "malformed model" "bad.safetensors" -- "$G" model-info bad.safetensors
+expect 1 "an image given as the model" "a.png: not a safetensors file" -- "$G" encode a.png -m a.png -o x.npy
+head -c 200 "$m" > cut.safetensors
+expect 1 "a model cut short" "cut.safetensors: cut short or corrupt" -- "$G" model-info cut.safetensors
 mkdir -p adir
 expect 1 "model is a folder" "adir" -- "$G" model-info adir
 expect 1 "missing model" "nomodel.safetensors" -- "$G" encode a.png -m nomodel.safetensors -o x.npy

@@ -193,8 +193,14 @@ static int st_parse(glow_st **out, uint8_t *buf, size_t size, const char *name)
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++)
         hlen |= (uint64_t)buf[i] << (8 * i);
+    /* a safetensors header is a JSON object: anything else (an image, a .npy) is told
+     * apart from a file cut short, which is the one case the length check alone reports */
+    if (size > 8 && buf[8] != '{') {
+        gc_log(GC_LOG_ERROR, "%s: not a safetensors file (no JSON header after its first 8 bytes)", st->name);
+        goto fail;
+    }
     if (hlen > ST_MAX_HEADER || hlen > size - 8) {
-        gc_log(GC_LOG_ERROR, "%s: header length %" PRIu64 " runs past the end of the file (%zu bytes) or over %u",
+        gc_log(GC_LOG_ERROR, "%s: cut short or corrupt: header length %" PRIu64 " runs past the end of the file (%zu bytes) or over %u",
                st->name, hlen, size, ST_MAX_HEADER);
         goto fail;
     }
