@@ -200,7 +200,8 @@ static int st_parse(glow_st **out, uint8_t *buf, size_t size, const char *name)
         goto fail;
     }
     if (hlen > ST_MAX_HEADER || hlen > size - 8) {
-        gc_log(GC_LOG_ERROR, "%s: cut short or corrupt: header length %" PRIu64 " runs past the end of the file (%zu bytes) or over %u",
+        gc_log(GC_LOG_ERROR,
+               "%s: cut short or corrupt: header length %" PRIu64 " runs past the end of the file (%zu bytes) or over %u",
                st->name, hlen, size, ST_MAX_HEADER);
         goto fail;
     }
