@@ -104,8 +104,8 @@ for n in ("glowcam-64", "glowcam-128"):
 # the learnt-dequantizer column only when a shipped model has one (train_glow.py --vardeq)
 if all(r[2] == "-" for r in body):
     head, body = head[:2] + head[3:], [r[:2] + r[3:] for r in body]
-rows = ["| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head)] + body]
-rows[1] = rows[1].replace(" ", "")
+row = lambda cells: "| " + " | ".join(cells) + " |"
+rows = [row(head), "|" + "---|" * len(head)] + [row(r) for r in body]
 table = "\n".join(rows)
 readme = os.path.join(d, "README.md")
 s = open(readme).read()
